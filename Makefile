@@ -1,0 +1,68 @@
+# vault-irsa-runbook — `make` alone lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+TSX := node --import tsx
+STEP_FILE = $(firstword $(wildcard runbook/$(1)-*.ts))
+# The lab's variables, for targets that run against it.
+LAB_ENV = eval "$$(lab/bin/env)" &&
+
+.PHONY: help deps all plan verify troubleshoot teardown reference lab lab-up lab-down lab-env lab-status lab-reset test bench typecheck
+.PHONY: step-01 step-02 step-03 step-04 step-05 step-06 step-07 step-08 step-09 step-10 step-11 step-12 step-13
+
+help: ## list the targets (and: make step-NN, one step; DRY_RUN=1 or PRINT=1 to only show it)
+	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z0-9-]+):.*## (.*)/  make \1\t\2/' | expand -t 24
+
+node_modules/.installed: package.json package-lock.json
+	@npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+deps: node_modules/.installed ## install the Node dependencies (npm ci)
+
+step-%: deps ## run one step, e.g. make step-03 (DRY_RUN=1 or PRINT=1 to only show it)
+	@f="$(call STEP_FILE,$*)"; [ -n "$$f" ] || { echo "no step $* in runbook/ (make help)"; exit 2; }; $(TSX) "$$f" $(ARGS)
+
+all: deps ## run every step 01-12 in order, in one process
+	@$(TSX) runbook/all.ts $(ARGS)
+
+plan: deps ## every step as a dry run: the diff and the commands, nothing written
+	@$(TSX) runbook/all.ts --dry-run $(ARGS)
+
+verify: deps ## prove the whole IRSA -> STS -> Vault -> KV chain (step 12)
+	@$(TSX) $(call STEP_FILE,12) $(ARGS)
+
+troubleshoot: deps ## recognise and explain known failures; --yes applies the fixes (step 13)
+	@$(TSX) $(call STEP_FILE,13) $(ARGS)
+
+teardown: deps ## delete what the runbook created, in reverse order
+	@$(TSX) runbook/teardown.ts $(ARGS)
+
+reference: deps ## regenerate docs/RUNBOOK.md, the copy-paste reference
+	@$(TSX) runbook/reference.ts > docs/RUNBOOK.md && echo "wrote docs/RUNBOOK.md"
+
+lab-up: deps ## start the local lab (installs its pinned tools on first use)
+	@lab/bin/up
+
+lab-down: ## stop the lab's processes
+	@lab/bin/down
+
+lab-env: ## print export lines for the lab: eval "$$(make -s lab-env)"
+	@lab/bin/env
+
+lab-status: ## one line per lab service
+	@lab/bin/status
+
+lab-reset: ## fresh lab servers and empty state (workshops)
+	@lab/bin/reset
+
+lab: lab-up ## the main job: lab up, every step, verify, summary table
+	@$(LAB_ENV) $(TSX) runbook/all.ts --yes $(ARGS)
+
+test: deps ## type check, unit tests and the lab integration tests (starts the lab if needed)
+	@lab/bin/up
+	@$(TSX) test/run.ts $(ARGS)
+
+bench: lab-up ## benchmarks: bench/results.json and a markdown table
+	@$(LAB_ENV) $(TSX) bench/run.ts $(ARGS)
+
+typecheck: deps ## tsc --noEmit
+	@npx tsc --noEmit

@@ -1,0 +1,108 @@
+// AWS SDK v3 clients built from the configuration: endpoint from
+// AWS_ENDPOINT_URL, credentials from the standard chain (AWS_PROFILE included),
+// standard retries. Every call is recorded and every failure becomes one sentence.
+import { IAMClient } from '@aws-sdk/client-iam';
+import { STSClient } from '@aws-sdk/client-sts';
+import { EKSClient } from '@aws-sdk/client-eks';
+import type { Config } from './config.js';
+import { recordCall } from './calls.js';
+import { ConfigError, RemoteError, RunbookError } from './errors.js';
+
+export interface AwsClients {
+  iam: IAMClient;
+  sts: STSClient;
+  eks: EKSClient;
+}
+
+const READ_ONLY = /^(Get|List|Describe)/;
+
+type AnyClient = IAMClient | STSClient | EKSClient;
+
+function instrument<C extends AnyClient>(client: C, service: string): C {
+  (client.middlewareStack as { add: (mw: unknown, opts: unknown) => void }).add(
+    (next: (a: unknown) => Promise<unknown>, context: { commandName?: string }) => async (args: unknown) => {
+      const action = (context.commandName ?? 'Unknown').replace(/Command$/, '');
+      recordCall({ service, action, mutating: !READ_ONLY.test(action) });
+      return next(args);
+    },
+    { step: 'initialize', name: 'vaultIrsaCallRecorder' },
+  );
+  return client;
+}
+
+export function awsClients(config: Config, overrides: { credentials?: IAMClient['config']['credentials'] } = {}): AwsClients {
+  // Node 20 is this project's supported runtime; the SDK's notice about its
+  // 2027 plans would otherwise precede every step's output.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+  const common = {
+    region: config.region,
+    maxAttempts: config.awsMaxAttempts,
+    retryMode: 'standard',
+    ...(config.awsEndpoint ? { endpoint: config.awsEndpoint } : {}),
+    ...(overrides.credentials ? { credentials: overrides.credentials } : {}),
+  };
+  return {
+    iam: instrument(new IAMClient(common), 'iam'),
+    sts: instrument(new STSClient(common), 'sts'),
+    eks: instrument(new EKSClient(common), 'eks'),
+  };
+}
+
+interface AwsLikeError {
+  name?: string;
+  code?: string;
+  message?: string;
+  $metadata?: { httpStatusCode?: number };
+  cause?: { code?: string };
+}
+
+/** Pure: turn an SDK failure into a sentence that says what to do. */
+export function describeAwsError(service: string, action: string, err: unknown, config: Pick<Config, 'awsEndpoint' | 'profile' | 'region'>): RunbookError {
+  if (err instanceof RunbookError) return err;
+  const e = (err ?? {}) as AwsLikeError;
+  const name = e.name ?? e.code ?? 'Error';
+  const netCode = e.code ?? e.cause?.code ?? (/(ECONNREFUSED|ENOTFOUND|ETIMEDOUT|ECONNRESET|EAI_AGAIN)/.exec(e.message ?? '')?.[1]);
+  const where = config.awsEndpoint ? `AWS endpoint ${config.awsEndpoint}` : `AWS in ${config.region}`;
+  if (netCode && /ECONNREFUSED|ENOTFOUND|ETIMEDOUT|ECONNRESET|EAI_AGAIN/.test(netCode)) {
+    return new RemoteError(service, action, `${where} does not answer (${netCode}) during ${service}:${action}: check AWS_ENDPOINT_URL and the network${config.awsEndpoint ? ' (lab: make lab-up)' : ''}`, netCode);
+  }
+  if (name === 'CredentialsProviderError' || /Could not load credentials|credential/i.test(e.message ?? '') && !e.$metadata?.httpStatusCode) {
+    return new ConfigError(`no AWS credentials were found${config.profile ? ` for AWS_PROFILE=${config.profile}` : ''}: set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (lab: eval "$(make -s lab-env)")`);
+  }
+  if (['InvalidClientTokenId', 'SignatureDoesNotMatch', 'UnrecognizedClientException', 'ExpiredToken', 'ExpiredTokenException'].includes(name)) {
+    return new ConfigError(`AWS rejected the credentials (${name}) during ${service}:${action}: refresh them (aws sso login, or new keys) or pick another AWS_PROFILE`);
+  }
+  const msg = (e.message ?? String(err)).split('\n')[0];
+  if (name === 'AccessDenied' || name === 'AccessDeniedException' || e.$metadata?.httpStatusCode === 403) {
+    return new RemoteError(service, action, `AWS denied ${service}:${action}: ${msg} — grant this permission to the identity the runbook uses`, name);
+  }
+  return new RemoteError(service, action, `AWS ${service}:${action} failed (${name}): ${msg}`, name);
+}
+
+/** Send a command; failures become RunbookErrors. `expect` names error codes the caller handles itself. */
+export async function send<T>(
+  config: Config,
+  service: string,
+  action: string,
+  fn: () => Promise<T>,
+  expect: string[] = [],
+): Promise<T | { notFound: string }> {
+  try {
+    return await fn();
+  } catch (err) {
+    const name = (err as AwsLikeError).name ?? '';
+    if (expect.includes(name)) return { notFound: name };
+    throw describeAwsError(service, action, err, config);
+  }
+}
+
+export function isNotFound<T>(r: T | { notFound: string }): r is { notFound: string } {
+  return typeof r === 'object' && r !== null && 'notFound' in r && Object.keys(r as object).length === 1;
+}
+
+/** Pure: fields of an ARN, or undefined when it is not one. */
+export function parseArn(arn: string): { partition: string; service: string; region: string; account: string; resource: string } | undefined {
+  const m = /^arn:(aws|aws-cn|aws-us-gov):([a-z0-9-]+):([a-z0-9-]*):(\d{12}|aws)?:(.+)$/.exec(arn);
+  if (!m) return undefined;
+  return { partition: m[1]!, service: m[2]!, region: m[3]!, account: m[4] ?? '', resource: m[5]! };
+}

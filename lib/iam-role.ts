@@ -1,0 +1,80 @@
+// Get-or-create-or-converge of an IAM role's trust policy, shared by the Gloo
+// role (step 02) and the Vault server role (step 03).
+import {
+  CreateRoleCommand,
+  GetRoleCommand,
+  UpdateAssumeRolePolicyCommand,
+} from '@aws-sdk/client-iam';
+import type { Ctx, Action } from './step.js';
+import { isNotFound, send } from './aws.js';
+import { awsCli, TAGS } from './aws-cli.js';
+import { heredoc } from './shell.js';
+import { jsonDiff } from './diff.js';
+import { parsePolicyDocument, roleArn, sameDocument, serialize, type PolicyDocument } from './iam-documents.js';
+
+export async function getRole(ctx: Ctx, name: string): Promise<{ arn: string; trust: unknown; tags: Record<string, string> } | undefined> {
+  const res = await send(ctx.config, 'iam', 'GetRole', () => ctx.aws.iam.send(new GetRoleCommand({ RoleName: name })), ['NoSuchEntityException', 'NoSuchEntity']);
+  if (isNotFound(res) || !res.Role?.Arn) return undefined;
+  const trust = res.Role.AssumeRolePolicyDocument ? parsePolicyDocument(res.Role.AssumeRolePolicyDocument) : {};
+  const tags = Object.fromEntries((res.Role.Tags ?? []).map((t) => [t.Key ?? '', t.Value ?? '']));
+  return { arn: res.Role.Arn, trust, tags };
+}
+
+export function trustFile(name: string): string {
+  return `${name}-trust.json`;
+}
+
+export function createRoleCommands(ctx: Pick<Ctx, 'config'>, name: string, trust: string, description: string): string[] {
+  return [
+    heredoc(trustFile(name), trust),
+    awsCli(ctx.config, 'iam', 'create-role', '--role-name', name, '--assume-role-policy-document', `file://${trustFile(name)}`, '--description', description, '--tags', 'Key=managed-by,Value=vault-irsa-runbook'),
+  ];
+}
+
+export function updateTrustCommands(ctx: Pick<Ctx, 'config'>, name: string, trust: string): string[] {
+  return [heredoc(trustFile(name), trust), awsCli(ctx.config, 'iam', 'update-assume-role-policy', '--role-name', name, '--policy-document', `file://${trustFile(name)}`)];
+}
+
+/** IAM is eventually consistent: wait until GetRole sees a new role. */
+async function waitForRole(ctx: Ctx, name: string): Promise<void> {
+  for (let i = 0; i < 20; i++) {
+    if (await getRole(ctx, name)) return;
+    await new Promise((r) => setTimeout(r, Math.min(250 * 2 ** i, 3000)));
+  }
+}
+
+/** The action that makes role `name` exist with exactly `trust`; records the ARN through onArn. */
+export async function roleAction(ctx: Ctx, name: string, trust: PolicyDocument, description: string, onArn: (arn: string) => void): Promise<Action> {
+  const { config, state } = ctx;
+  const live = await getRole(ctx, name);
+  const what = `IAM role ${name}`;
+  if (!live) {
+    const account = state.get('account');
+    if (account) onArn(roleArn(config.partition, account, name));
+    return {
+      what,
+      change: 'create',
+      commands: createRoleCommands(ctx, name, serialize(trust), description),
+      apply: async () => {
+        const res = await send(config, 'iam', 'CreateRole', () =>
+          ctx.aws.iam.send(new CreateRoleCommand({ RoleName: name, AssumeRolePolicyDocument: serialize(trust), Description: description, Tags: TAGS })));
+        if (isNotFound(res) || !res.Role?.Arn) throw new Error('CreateRole returned no role');
+        state.markCreated(`iam-role:${name}`);
+        onArn(res.Role.Arn);
+        await waitForRole(ctx, name);
+      },
+    };
+  }
+  onArn(live.arn);
+  if (sameDocument(live.trust, trust)) return { what, change: 'none', note: 'trust policy as wanted' };
+  return {
+    what: `trust policy of ${what}`,
+    change: 'update',
+    diff: jsonDiff(live.trust, trust, 'trust policy'),
+    commands: updateTrustCommands(ctx, name, serialize(trust)),
+    apply: async () => {
+      await send(config, 'iam', 'UpdateAssumeRolePolicy', () =>
+        ctx.aws.iam.send(new UpdateAssumeRolePolicyCommand({ RoleName: name, PolicyDocument: serialize(trust) })));
+    },
+  };
+}

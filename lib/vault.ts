@@ -1,0 +1,90 @@
+// Vault's HTTP API through node-vault, the same code for a Vault in the
+// cluster (through a port-forward) and for the lab's. Reads return undefined
+// on 404; every request is recorded; failures become one sentence.
+import NodeVault from 'node-vault';
+import type { Config } from './config.js';
+import { recordCall } from './calls.js';
+import { ConfigError, RemoteError, RunbookError } from './errors.js';
+import { addSecret } from './redact.js';
+
+type Json = Record<string, unknown>;
+
+interface VaultLikeError {
+  message?: string;
+  code?: string;
+  cause?: { code?: string };
+  response?: { statusCode?: number; body?: { errors?: string[] } };
+}
+
+/** Pure: a Vault failure as a sentence naming the variable to fix. */
+export function describeVaultError(method: string, path: string, err: unknown, addr: string): RunbookError {
+  if (err instanceof RunbookError) return err;
+  const e = (err ?? {}) as VaultLikeError;
+  const net = e.code ?? e.cause?.code ?? /(ECONNREFUSED|ENOTFOUND|ETIMEDOUT|ECONNRESET|EAI_AGAIN)/.exec(e.message ?? '')?.[1];
+  if (net && /ECONNREFUSED|ENOTFOUND|ETIMEDOUT|ECONNRESET|EAI_AGAIN/.test(net)) {
+    return new RemoteError('vault', `${method} ${path}`, `Vault at VAULT_ADDR=${addr} does not answer (${net}): start it (lab: make lab-up) or set VAULT_ADDR to your Vault`, net);
+  }
+  const status = e.response?.statusCode;
+  const detail = (e.response?.body?.errors ?? []).join('; ') || e.message || 'no detail';
+  if (status === 403 && /permission denied|invalid token/i.test(detail)) {
+    return new ConfigError(`Vault at ${addr} rejected VAULT_TOKEN (permission denied on ${method} ${path}): set VAULT_TOKEN to a valid token with rights to configure Vault (lab: eval "$(make -s lab-env)")`);
+  }
+  return new RemoteError('vault', `${method} ${path}`, `Vault ${method} ${path} failed${status ? ` (HTTP ${status})` : ''}: ${detail.split('\n')[0]}`, status ? String(status) : undefined);
+}
+
+export class Vault {
+  private readonly client: NodeVault.client;
+  readonly addr: string;
+
+  constructor(config: Pick<Config, 'vaultAddr' | 'vaultToken'>, token: string | undefined = config.vaultToken) {
+    this.addr = config.vaultAddr;
+    addSecret(token);
+    this.client = NodeVault({ endpoint: config.vaultAddr, token: token ?? '', requestOptions: { timeout: 10_000 } });
+  }
+
+  private async call(method: string, path: string, fn: () => Promise<unknown>, mutating: boolean): Promise<Json | undefined> {
+    recordCall({ service: 'vault', action: `${method} ${path}`, mutating });
+    try {
+      return ((await fn()) ?? undefined) as Json | undefined;
+    } catch (err) {
+      if ((err as VaultLikeError).response?.statusCode === 404) return undefined;
+      throw describeVaultError(method, path, err, this.addr);
+    }
+  }
+
+  /** GET; undefined when the path does not exist. */
+  read(path: string): Promise<Json | undefined> {
+    return this.call('GET', path, () => this.client.read(path), false);
+  }
+
+  list(path: string): Promise<Json | undefined> {
+    return this.call('LIST', path, () => this.client.list(path), false);
+  }
+
+  write(path: string, data: Json): Promise<Json | undefined> {
+    return this.call('POST', path, () => this.client.write(path, data), true);
+  }
+
+  delete(path: string): Promise<Json | undefined> {
+    return this.call('DELETE', path, () => this.client.delete(path), true);
+  }
+
+  /** A login is a POST that changes nothing in configuration. */
+  login(path: string, data: Json): Promise<Json | undefined> {
+    return this.call('POST', path, () => this.client.write(path, data), false);
+  }
+
+  /** sys/health answers without a token; its status code carries the state. */
+  async health(): Promise<{ initialized: boolean; sealed: boolean; version?: string }> {
+    recordCall({ service: 'vault', action: 'GET sys/health', mutating: false });
+    try {
+      const res = await fetch(`${this.addr.replace(/\/$/, '')}/v1/sys/health?standbyok=true&uninitcode=200&sealedcode=200`, {
+        signal: AbortSignal.timeout(5000),
+      });
+      const body = (await res.json()) as { initialized: boolean; sealed: boolean; version?: string };
+      return body;
+    } catch (err) {
+      throw describeVaultError('GET', 'sys/health', err, this.addr);
+    }
+  }
+}

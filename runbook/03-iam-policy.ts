@@ -1,0 +1,195 @@
+// Step 03: the guide's IAM policy on the Gloo role, and the fix for the
+// guide's troubleshooting section: the Vault server gets its own IRSA role
+// allowed iam:GetRole/iam:GetUser (SPEC §03).
+import {
+  AttachRolePolicyCommand,
+  CreatePolicyCommand,
+  CreatePolicyVersionCommand,
+  DeletePolicyVersionCommand,
+  GetPolicyCommand,
+  GetPolicyVersionCommand,
+  GetRolePolicyCommand,
+  ListAttachedRolePoliciesCommand,
+  ListPolicyVersionsCommand,
+  PutRolePolicyCommand,
+} from '@aws-sdk/client-iam';
+import { defineStep, type Action, type Ctx } from '../lib/step.js';
+import { isNotFound, send } from '../lib/aws.js';
+import { awsCli, TAGS } from '../lib/aws-cli.js';
+import { heredoc, raw } from '../lib/shell.js';
+import { jsonDiff } from '../lib/diff.js';
+import { VerificationError } from '../lib/errors.js';
+import { getRole, roleAction, createRoleCommands } from '../lib/iam-role.js';
+import { parsePolicyDocument, policyArn, sameDocument, serialize, trustPolicy, vaultAuthPolicy, vaultServerPolicy } from '../lib/iam-documents.js';
+import { recoverRoleArn } from './02-iam-role.js';
+import { main } from '../lib/run.js';
+import { isMain } from '../lib/main.js';
+
+const POLICY_DESCRIPTION = 'Policy used by the Vault user to check instance identity';
+const VAULT_ROLE_DESCRIPTION = 'Vault server resolves bound IAM principals (vault-irsa-runbook)';
+const POLICY_FILE = 'gloo-vault-auth-policy.json';
+
+export function vaultServerTrust(ctx: Pick<Ctx, 'config'>, providerArn: string, oidcProvider: string) {
+  return trustPolicy({ providerArn, oidcProvider, namespace: ctx.config.vaultK8sNamespace, serviceAccounts: [ctx.config.vaultServiceAccount] });
+}
+
+async function liveDefaultDocument(ctx: Ctx, arn: string): Promise<{ doc: unknown; versionId: string } | undefined> {
+  const p = await send(ctx.config, 'iam', 'GetPolicy', () => ctx.aws.iam.send(new GetPolicyCommand({ PolicyArn: arn })), ['NoSuchEntityException', 'NoSuchEntity']);
+  if (isNotFound(p) || !p.Policy?.DefaultVersionId) return undefined;
+  const versionId = p.Policy.DefaultVersionId;
+  const v = await send(ctx.config, 'iam', 'GetPolicyVersion', () => ctx.aws.iam.send(new GetPolicyVersionCommand({ PolicyArn: arn, VersionId: versionId })));
+  if (isNotFound(v)) return undefined;
+  return { doc: parsePolicyDocument(v.PolicyVersion?.Document ?? '{}'), versionId };
+}
+
+async function policyAction(ctx: Ctx, arn: string): Promise<Action> {
+  const { config, state } = ctx;
+  const wanted = vaultAuthPolicy(state.get('roleArn')!);
+  const live = await liveDefaultDocument(ctx, arn);
+  const what = `IAM policy ${config.policyName}`;
+  if (!live) {
+    return {
+      what,
+      change: 'create',
+      commands: [heredoc(POLICY_FILE, serialize(wanted)), awsCli(config, 'iam', 'create-policy', '--policy-name', config.policyName, '--description', POLICY_DESCRIPTION, '--policy-document', `file://${POLICY_FILE}`, '--tags', 'Key=managed-by,Value=vault-irsa-runbook')],
+      apply: async () => {
+        await send(config, 'iam', 'CreatePolicy', () =>
+          ctx.aws.iam.send(new CreatePolicyCommand({ PolicyName: config.policyName, Description: POLICY_DESCRIPTION, PolicyDocument: serialize(wanted), Tags: TAGS })));
+        state.markCreated(`iam-policy:${arn}`);
+      },
+    };
+  }
+  if (sameDocument(live.doc, wanted)) return { what, change: 'none', note: `default version ${live.versionId} as wanted` };
+  return {
+    what: `document of ${what}`,
+    change: 'update',
+    note: 'new default version',
+    diff: jsonDiff(live.doc, wanted, 'policy'),
+    commands: [heredoc(POLICY_FILE, serialize(wanted)), awsCli(config, 'iam', 'create-policy-version', '--policy-arn', arn, '--policy-document', `file://${POLICY_FILE}`, '--set-as-default')],
+    apply: async () => {
+      // IAM keeps at most five versions: drop the oldest non-default one first.
+      const list = await send(config, 'iam', 'ListPolicyVersions', () => ctx.aws.iam.send(new ListPolicyVersionsCommand({ PolicyArn: arn })));
+      const versions = isNotFound(list) ? [] : (list.Versions ?? []);
+      if (versions.length >= 5) {
+        const oldest = versions.filter((v) => !v.IsDefaultVersion).sort((a, b) => (a.CreateDate?.getTime() ?? 0) - (b.CreateDate?.getTime() ?? 0))[0];
+        if (oldest?.VersionId) {
+          await send(config, 'iam', 'DeletePolicyVersion', () => ctx.aws.iam.send(new DeletePolicyVersionCommand({ PolicyArn: arn, VersionId: oldest.VersionId })));
+        }
+      }
+      await send(config, 'iam', 'CreatePolicyVersion', () =>
+        ctx.aws.iam.send(new CreatePolicyVersionCommand({ PolicyArn: arn, PolicyDocument: serialize(wanted), SetAsDefault: true })));
+    },
+  };
+}
+
+async function isAttached(ctx: Ctx, role: string, arn: string): Promise<boolean> {
+  const res = await send(ctx.config, 'iam', 'ListAttachedRolePolicies', () => ctx.aws.iam.send(new ListAttachedRolePoliciesCommand({ RoleName: role })), ['NoSuchEntityException', 'NoSuchEntity']);
+  return !isNotFound(res) && (res.AttachedPolicies ?? []).some((p) => p.PolicyArn === arn);
+}
+
+async function attachAction(ctx: Ctx, arn: string, roleExists: boolean): Promise<Action> {
+  const { config } = ctx;
+  const what = `attachment of ${config.policyName} to ${config.roleName}`;
+  if (roleExists && (await isAttached(ctx, config.roleName, arn))) return { what, change: 'none' };
+  return {
+    what,
+    change: 'create',
+    commands: [awsCli(config, 'iam', 'attach-role-policy', '--role-name', config.roleName, '--policy-arn', arn)],
+    apply: async () => {
+      await send(config, 'iam', 'AttachRolePolicy', () => ctx.aws.iam.send(new AttachRolePolicyCommand({ RoleName: config.roleName, PolicyArn: arn })));
+    },
+  };
+}
+
+async function vaultServerPolicyAction(ctx: Ctx, roleExists: boolean): Promise<Action> {
+  const { config } = ctx;
+  const name = config.vaultServerPolicyName;
+  const role = config.vaultServerRoleName;
+  const wanted = vaultServerPolicy();
+  const what = `inline policy ${name} on ${role}`;
+  let live: unknown;
+  if (roleExists) {
+    const res = await send(config, 'iam', 'GetRolePolicy', () => ctx.aws.iam.send(new GetRolePolicyCommand({ RoleName: role, PolicyName: name })), ['NoSuchEntityException', 'NoSuchEntity']);
+    if (!isNotFound(res) && res.PolicyDocument) live = parsePolicyDocument(res.PolicyDocument);
+  }
+  if (live && sameDocument(live, wanted)) return { what, change: 'none', note: 'iam:GetRole, iam:GetUser' };
+  const file = `${role}-policy.json`;
+  return {
+    what,
+    change: live ? 'update' : 'create',
+    ...(live ? { diff: jsonDiff(live, wanted, 'inline policy') } : {}),
+    commands: [heredoc(file, serialize(wanted)), awsCli(config, 'iam', 'put-role-policy', '--role-name', role, '--policy-name', name, '--policy-document', `file://${file}`)],
+    apply: async () => {
+      await send(config, 'iam', 'PutRolePolicy', () => ctx.aws.iam.send(new PutRolePolicyCommand({ RoleName: role, PolicyName: name, PolicyDocument: serialize(wanted) })));
+    },
+  };
+}
+
+export const step = defineStep({
+  id: '03',
+  name: 'iam-policy',
+  title: 'IAM policy, and the Vault server role',
+  needs: [
+    { key: 'account', step: '01' },
+    { key: 'providerArn', step: '01' },
+    { key: 'roleArn', step: '02', recover: recoverRoleArn },
+  ],
+
+  reference(v) {
+    const c = v.config;
+    const out = [
+      heredoc(POLICY_FILE, serialize(vaultAuthPolicy(v.roleArn))),
+      raw(`export VAULT_AUTH_POLICY_ARN=$(${awsCli(c, 'iam', 'create-policy', '--policy-name', c.policyName, '--description', POLICY_DESCRIPTION, '--policy-document', `file://${POLICY_FILE}`, '--query', 'Policy.Arn', '--output', 'text')})`),
+      awsCli(c, 'iam', 'attach-role-policy', '--role-name', c.roleName, '--policy-arn', v.policyArn),
+    ];
+    if (c.vaultServerIdentity === 'role') {
+      const file = `${c.vaultServerRoleName}-policy.json`;
+      out.push(
+        raw('# The fix: the Vault server gets its own IRSA role that may resolve IAM principals'),
+        ...createRoleCommands({ config: c }, c.vaultServerRoleName, serialize(vaultServerTrust({ config: c }, v.providerArn, v.oidcProvider)), VAULT_ROLE_DESCRIPTION),
+        heredoc(file, serialize(vaultServerPolicy())),
+        awsCli(c, 'iam', 'put-role-policy', '--role-name', c.vaultServerRoleName, '--policy-name', c.vaultServerPolicyName, '--policy-document', `file://${file}`),
+        raw(`export VAULT_SERVER_ROLE_ARN=$(${awsCli(c, 'iam', 'get-role', '--role-name', c.vaultServerRoleName, '--query', 'Role.Arn', '--output', 'text')})`),
+      );
+    }
+    return out;
+  },
+
+  async check(ctx) {
+    const { config, state } = ctx;
+    const s = state.values();
+    const arn = policyArn(config.partition, s.account!, config.policyName);
+    state.set({ policyArn: arn });
+    const roleExists = Boolean(await getRole(ctx, config.roleName));
+    const actions: Action[] = [await policyAction(ctx, arn), await attachAction(ctx, arn, roleExists)];
+    if (config.vaultServerIdentity === 'node') {
+      state.set({ vaultServerRoleArn: undefined });
+      actions.push({
+        what: `Vault server role ${config.vaultServerRoleName}`,
+        change: 'skip',
+        note: 'VAULT_SERVER_IDENTITY=node reproduces the guide: Vault uses the node role, and step 09 fails with "not authorized to perform: iam:GetRole" unless that role allows it (make troubleshoot)',
+      });
+      return actions;
+    }
+    const trust = vaultServerTrust(ctx, s.providerArn!, s.oidcProvider!);
+    const roleAct = await roleAction(ctx, config.vaultServerRoleName, trust, VAULT_ROLE_DESCRIPTION, (a) => state.set({ vaultServerRoleArn: a }));
+    actions.push(roleAct, await vaultServerPolicyAction(ctx, roleAct.change !== 'create'));
+    return actions;
+  },
+
+  async verify(ctx) {
+    const { config, state } = ctx;
+    const arn = state.get('policyArn')!;
+    const live = await liveDefaultDocument(ctx, arn);
+    if (!live || !sameDocument(live.doc, vaultAuthPolicy(state.get('roleArn')!))) throw new VerificationError(`policy ${arn} is missing or its default version differs`);
+    if (!(await isAttached(ctx, config.roleName, arn))) throw new VerificationError(`policy ${arn} is not attached to ${config.roleName}`);
+    if (config.vaultServerIdentity === 'role') {
+      const res = await send(config, 'iam', 'GetRolePolicy', () => ctx.aws.iam.send(new GetRolePolicyCommand({ RoleName: config.vaultServerRoleName, PolicyName: config.vaultServerPolicyName })), ['NoSuchEntityException', 'NoSuchEntity']);
+      if (isNotFound(res)) throw new VerificationError(`the Vault server role ${config.vaultServerRoleName} has no policy ${config.vaultServerPolicyName}`);
+      return `policy attached to ${config.roleName}; Vault server role ${state.get('vaultServerRoleArn')} may call iam:GetRole`;
+    }
+    return `policy attached to ${config.roleName}`;
+  },
+});
+
+if (isMain(import.meta.url)) await main([step]);
