@@ -1,0 +1,64 @@
+// helm through zx. Failures become RemoteError('helm', …) with one sentence.
+import { $ } from 'zx';
+import type { Config } from './config.js';
+import { kubeError } from './kube.js';
+
+function env(config?: Pick<Config, 'kubeconfig'>): NodeJS.ProcessEnv {
+  return config?.kubeconfig ? { ...process.env, KUBECONFIG: config.kubeconfig } : process.env;
+}
+
+async function helm(args: string[], config?: Pick<Config, 'kubeconfig'>, timeoutMs?: number): Promise<string> {
+  try {
+    return (await $({ env: env(config), quiet: true, ...(timeoutMs ? { timeout: timeoutMs } : {}) })`helm ${args}`).stdout;
+  } catch (err) {
+    throw kubeError('helm', args, err);
+  }
+}
+
+export interface HelmInstall {
+  release: string;
+  chart: string;
+  namespace: string;
+  version?: string;
+  /** A values file. */
+  values?: string;
+  /** --set key=value pairs. */
+  set?: Record<string, string>;
+  /** Extra flags, e.g. ['--wait', '--timeout', '5m']. */
+  extra?: string[];
+  createNamespace?: boolean;
+  config?: Pick<Config, 'kubeconfig'>;
+}
+
+/** Pure: the argument list for `helm upgrade --install` (also used to print the manual command). */
+export function helmUpgradeInstallArgs(o: Omit<HelmInstall, 'config'>): string[] {
+  const args = ['upgrade', '--install', o.release, o.chart, '-n', o.namespace];
+  if (o.createNamespace !== false) args.push('--create-namespace');
+  if (o.version) args.push('--version', o.version);
+  if (o.values) args.push('-f', o.values);
+  for (const [k, v] of Object.entries(o.set ?? {})) args.push('--set', `${k}=${v}`);
+  args.push(...(o.extra ?? []));
+  return args;
+}
+
+export async function helmUpgradeInstall(o: HelmInstall): Promise<string> {
+  return helm(helmUpgradeInstallArgs(o), o.config, 15 * 60_000);
+}
+
+export async function helmRepoAdd(name: string, url: string, config?: Pick<Config, 'kubeconfig'>): Promise<void> {
+  await helm(['repo', 'add', name, url, '--force-update'], config);
+  await helm(['repo', 'update', name], config);
+}
+
+/** The deployed release, or undefined when it is not installed. */
+export async function helmRelease(release: string, namespace: string, config?: Pick<Config, 'kubeconfig'>): Promise<{ name: string; status: string; chart: string; app_version: string } | undefined> {
+  const out = await helm(['list', '-n', namespace, '--filter', `^${release}$`, '-o', 'json'], config);
+  const list = JSON.parse(out || '[]') as { name: string; status: string; chart: string; app_version: string }[];
+  return list.find((r) => r.name === release);
+}
+
+/** User-supplied values of a release (`helm get values -o json`). */
+export async function helmValues(release: string, namespace: string, config?: Pick<Config, 'kubeconfig'>): Promise<Record<string, unknown>> {
+  const out = await helm(['get', 'values', release, '-n', namespace, '-o', 'json'], config);
+  return (JSON.parse(out || '{}') ?? {}) as Record<string, unknown>;
+}

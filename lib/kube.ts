@@ -1,0 +1,113 @@
+// kubectl through zx: a reachability probe, a plain call, and a port-forward
+// the runbook opens and closes itself. Failures become RemoteError('kubectl', …)
+// with one sentence, never a stack.
+import net from 'node:net';
+import { $, type ProcessPromise } from 'zx';
+import type { Config } from './config.js';
+import { RemoteError } from './errors.js';
+import { redact } from './redact.js';
+
+function env(config?: Pick<Config, 'kubeconfig'>): NodeJS.ProcessEnv {
+  return config?.kubeconfig ? { ...process.env, KUBECONFIG: config.kubeconfig } : process.env;
+}
+
+/** First meaningful line of a tool's stderr, redacted. */
+export function firstLine(text: string): string {
+  const line = text.split('\n').map((l) => l.trim()).find((l) => l && !/^[EWI]\d{4} /.test(l)) ?? '';
+  return redact(line.replace(/^error:\s*/i, ''));
+}
+
+/** True when kubectl answers with the current KUBECONFIG (short timeout, never throws). */
+export async function hasKubeCluster(config?: Pick<Config, 'kubeconfig'>, timeoutMs = 5000): Promise<boolean> {
+  try {
+    const secs = Math.max(1, Math.ceil(timeoutMs / 1000));
+    await $({ env: env(config), quiet: true, nothrow: false, timeout: timeoutMs + 2000 })`kubectl version --request-timeout=${secs}s -o json`;
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Run kubectl with args; returns stdout. Throws RemoteError('kubectl', args[0], …). */
+export async function kubectl(args: string[], opts: { config?: Pick<Config, 'kubeconfig'>; input?: string; timeoutMs?: number } = {}): Promise<string> {
+  try {
+    const p = $({ env: env(opts.config), quiet: true, ...(opts.input !== undefined ? { input: opts.input } : {}), ...(opts.timeoutMs ? { timeout: opts.timeoutMs } : {}) })`kubectl ${args}`;
+    return (await p).stdout;
+  } catch (err) {
+    throw kubeError('kubectl', args, err);
+  }
+}
+
+export function kubeError(tool: 'kubectl' | 'helm', args: string[], err: unknown): RemoteError {
+  const e = err as { stderr?: string; message?: string; code?: string };
+  if (e.code === 'ENOENT' || /ENOENT|command not found/.test(e.message ?? '')) {
+    return new RemoteError(tool, args[0] ?? tool, `${tool} is not installed or not on PATH: install it (https://${tool === 'helm' ? 'helm.sh/docs/intro/install' : 'kubernetes.io/docs/tasks/tools'}) and run again`);
+  }
+  const detail = firstLine(e.stderr ?? '') || firstLine(e.message ?? '') || 'failed';
+  return new RemoteError(tool, args[0] ?? tool, `\`${tool} ${redact(args.slice(0, 3).join(' '))}\` failed: ${detail}`);
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitForPort(port: number, until: number, proc: { exited: boolean; stderr: string }): Promise<void> {
+  while (Date.now() < until) {
+    if (proc.exited) throw new Error(proc.stderr || 'port-forward exited');
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = net.connect(port, '127.0.0.1');
+      s.once('connect', () => { s.destroy(); resolve(true); });
+      s.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(proc.stderr || 'timed out waiting for the forwarded port');
+}
+
+export interface PortForward {
+  url: string;
+  localPort: number;
+  close(): Promise<void>;
+}
+
+/**
+ * `kubectl port-forward -n ns target local:remote` until close().
+ * target is e.g. `pod/vault-0` or `svc/vault`. localPort 0/undefined picks a free one.
+ */
+export async function portForward(ns: string, target: string, localPort: number | undefined, remotePort: number, opts: { config?: Pick<Config, 'kubeconfig'>; timeoutMs?: number } = {}): Promise<PortForward> {
+  const port = localPort || (await freePort());
+  const args = ['port-forward', '-n', ns, target, `${port}:${remotePort}`, '--address', '127.0.0.1'];
+  const state = { exited: false, stderr: '' };
+  let child: ProcessPromise;
+  try {
+    child = $({ env: env(opts.config), quiet: true, nothrow: true })`kubectl ${args}`;
+  } catch (err) {
+    throw kubeError('kubectl', args, err);
+  }
+  child.stderr.on('data', (d: Buffer) => { state.stderr += d.toString(); });
+  void child.then(() => { state.exited = true; }, () => { state.exited = true; });
+  try {
+    await waitForPort(port, Date.now() + (opts.timeoutMs ?? 15000), state);
+  } catch (err) {
+    if (!state.exited) await child.kill().catch(() => undefined);
+    throw kubeError('kubectl', args, { stderr: state.stderr, message: (err as Error).message });
+  }
+  return {
+    url: `http://127.0.0.1:${port}`,
+    localPort: port,
+    async close() {
+      if (state.exited) return;
+      await child.kill().catch(() => undefined);
+      await child.catch(() => undefined);
+    },
+  };
+}
