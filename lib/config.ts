@@ -176,7 +176,7 @@ export function parseConfig(env: Record<string, string | undefined>): { config: 
   const awsEndpoint = get('AWS_ENDPOINT_URL');
   checkUrl('AWS_ENDPOINT_URL', awsEndpoint, problems);
   const vaultAwsEndpoint = get('VAULT_AWS_ENDPOINT_URL') ?? awsEndpoint;
-  checkUrl('VAULT_AWS_ENDPOINT_URL', vaultAwsEndpoint, problems);
+  checkUrl('VAULT_AWS_ENDPOINT_URL', get('VAULT_AWS_ENDPOINT_URL'), problems);
   const vaultAddr = get('VAULT_ADDR') ?? 'http://127.0.0.1:8200';
   checkUrl('VAULT_ADDR', vaultAddr, problems);
   const vaultAddressForGloo = get('VAULT_ADDRESS') ?? 'http://vault-internal.vault:8200';
