@@ -21,6 +21,8 @@ export interface Config {
   serviceAccounts: string[];
   oidcIssuer: string | undefined;
   roleName: string;
+  /** VAULT_AUTH_ROLE_ARN as the guide exports it; checked against the live account in step 02. */
+  givenRoleArn: string | undefined;
   policyName: string;
   vaultServerIdentity: VaultServerIdentity;
   vaultServerRoleName: string;
@@ -54,6 +56,7 @@ export const VARIABLES: { name: string; default: string; doc: string }[] = [
   { name: 'GLOO_SERVICE_ACCOUNTS', default: 'gloo,discovery', doc: 'service accounts the IAM role trusts (comma-separated)' },
   { name: 'OIDC_ISSUER', default: '', doc: 'issuer URL for clusters that are not EKS (kind, self-managed); EKS reads it from DescribeCluster' },
   { name: 'VAULT_AUTH_ROLE_NAME', default: 'dev-role-iam-${CLUSTER_NAME}', doc: 'IAM role for Gloo and, lower-cased, the Vault AWS auth role' },
+  { name: 'VAULT_AUTH_ROLE_ARN', default: '', doc: 'optional: the role ARN if you already know it; must match the account and VAULT_AUTH_ROLE_NAME' },
   { name: 'VAULT_AUTH_POLICY_NAME', default: 'gloo-vault-auth-policy-${CLUSTER_NAME}', doc: 'IAM policy attached to that role' },
   { name: 'VAULT_SERVER_IDENTITY', default: 'role', doc: '`role`: the Vault server gets its own IRSA role (the fix); `node`: the guide as written' },
   { name: 'VAULT_SERVER_ROLE_NAME', default: 'vault-server-${CLUSTER_NAME}', doc: 'IAM role for the Vault server (iam:GetRole, iam:GetUser)' },
@@ -156,6 +159,10 @@ export function parseConfig(env: Record<string, string | undefined>): { config: 
   };
   const roleName = get('VAULT_AUTH_ROLE_NAME') ?? `dev-role-iam-${clusterName}`;
   iamName('VAULT_AUTH_ROLE_NAME', roleName, 64, 'role');
+  const givenRoleArn = get('VAULT_AUTH_ROLE_ARN');
+  if (givenRoleArn && !/^arn:(aws|aws-cn|aws-us-gov):iam::\d{12}:role\/[\w+=,.@/-]+$/.test(givenRoleArn)) {
+    problems.push(`VAULT_AUTH_ROLE_ARN "${givenRoleArn}" is not an IAM role ARN like arn:aws:iam::123456789012:role/NAME: fix or unset it`);
+  }
   const policyName = get('VAULT_AUTH_POLICY_NAME') ?? `gloo-vault-auth-policy-${clusterName}`;
   iamName('VAULT_AUTH_POLICY_NAME', policyName, 128, 'policy');
   const vaultServerRoleName = get('VAULT_SERVER_ROLE_NAME') ?? `vault-server-${clusterName}`;
@@ -221,6 +228,7 @@ export function parseConfig(env: Record<string, string | undefined>): { config: 
     serviceAccounts,
     oidcIssuer,
     roleName,
+    givenRoleArn,
     policyName,
     vaultServerIdentity: identity,
     vaultServerRoleName,

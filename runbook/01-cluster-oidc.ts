@@ -14,6 +14,7 @@ import { cmd, raw } from '../lib/shell.js';
 import { ConfigError, VerificationError } from '../lib/errors.js';
 import { STS_AUDIENCE, oidcProviderArn, oidcProviderOf } from '../lib/iam-documents.js';
 import { issuerThumbprint } from '../lib/thumbprint.js';
+import { checkGivenArn } from '../lib/arn-checks.js';
 import { main } from '../lib/run.js';
 import { isMain } from '../lib/main.js';
 
@@ -68,6 +69,7 @@ export const step = defineStep({
   async check(ctx) {
     const { config, state } = ctx;
     const acct = await account(ctx);
+    checkGivenArn(config, acct);
     const issuer = await clusterIssuer(ctx);
     if (!ISSUER_RE.test(issuer)) {
       throw new ConfigError(`the OIDC issuer "${issuer}" is malformed: it must be an https:// URL without a port or query, e.g. https://oidc.eks.${config.region}.amazonaws.com/id/EXAMPLE`);

@@ -1,8 +1,8 @@
 // Step 02: the IAM role the gloo and discovery service accounts assume
 // through IRSA (SPEC §02). The trust policy uses StringEquals on aud and sub.
 import { defineStep, type Ctx } from '../lib/step.js';
-import { ConfigError, VerificationError } from '../lib/errors.js';
-import { parseArn } from '../lib/aws.js';
+import { VerificationError } from '../lib/errors.js';
+import { checkGivenArn } from '../lib/arn-checks.js';
 import { getRole, roleAction, createRoleCommands } from '../lib/iam-role.js';
 import { raw } from '../lib/shell.js';
 import { awsCli } from '../lib/aws-cli.js';
@@ -14,19 +14,6 @@ export const ROLE_DESCRIPTION = 'Gloo Edge reads Vault secrets through IRSA (vau
 
 export function wantedTrust(ctx: Pick<Ctx, 'config'>, providerArn: string, oidcProvider: string) {
   return trustPolicy({ providerArn, oidcProvider, namespace: ctx.config.namespace, serviceAccounts: ctx.config.serviceAccounts });
-}
-
-/** A role ARN given in the environment (as the guide exports it) must name this account and role. */
-function checkGivenArn(ctx: Ctx, account: string): void {
-  const given = process.env.VAULT_AUTH_ROLE_ARN;
-  if (!given) return;
-  const arn = parseArn(given);
-  if (!arn || arn.service !== 'iam' || !arn.resource.startsWith('role/')) {
-    throw new ConfigError(`VAULT_AUTH_ROLE_ARN "${given}" is not an IAM role ARN like arn:aws:iam::123456789012:role/NAME: fix or unset it`);
-  }
-  if (arn.account !== account) throw new ConfigError(`VAULT_AUTH_ROLE_ARN names account ${arn.account}, but the AWS credentials are for account ${account}: unset it or use the right AWS_PROFILE`);
-  if (arn.partition !== ctx.config.partition) throw new ConfigError(`VAULT_AUTH_ROLE_ARN is in partition ${arn.partition}, but AWS_REGION ${ctx.config.region} is in ${ctx.config.partition}: fix one of them`);
-  if (arn.resource.split('/').pop() !== ctx.config.roleName) throw new ConfigError(`VAULT_AUTH_ROLE_ARN names role ${arn.resource.split('/').pop()}, but VAULT_AUTH_ROLE_NAME is ${ctx.config.roleName}: make them agree`);
 }
 
 export const step = defineStep({
@@ -50,7 +37,7 @@ export const step = defineStep({
 
   async check(ctx) {
     const s = ctx.state.values();
-    checkGivenArn(ctx, s.account!);
+    checkGivenArn(ctx.config, s.account!);
     const trust = wantedTrust(ctx, s.providerArn!, s.oidcProvider!);
     return [await roleAction(ctx, ctx.config.roleName, trust, ROLE_DESCRIPTION, (arn) => ctx.state.set({ roleArn: arn }))];
   },
