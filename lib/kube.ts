@@ -83,7 +83,7 @@ export interface PortForward {
  * `kubectl port-forward -n ns target local:remote` until close().
  * target is e.g. `pod/vault-0` or `svc/vault`. localPort 0/undefined picks a free one.
  */
-export async function portForward(ns: string, target: string, localPort: number | undefined, remotePort: number, opts: { config?: Pick<Config, 'kubeconfig'>; timeoutMs?: number } = {}): Promise<PortForward> {
+export async function portForward(ns: string, target: string, localPort: number | undefined, remotePort: number, opts: { config?: Pick<Config, 'kubeconfig'>; timeoutMs?: number; /** Do not keep node alive; killed at process exit if not closed before. */ unref?: boolean } = {}): Promise<PortForward> {
   const port = localPort || (await freePort());
   const args = ['port-forward', '-n', ns, target, `${port}:${remotePort}`, '--address', '127.0.0.1'];
   const state = { exited: false, stderr: '' };
@@ -95,16 +95,26 @@ export async function portForward(ns: string, target: string, localPort: number 
   }
   child.stderr.on('data', (d: Buffer) => { state.stderr += d.toString(); });
   void child.then(() => { state.exited = true; }, () => { state.exited = true; });
+  const killAtExit = (): void => {
+    try { child.child?.kill('SIGTERM'); } catch { /* gone */ }
+  };
+  process.once('exit', killAtExit);
   try {
     await waitForPort(port, Date.now() + (opts.timeoutMs ?? 15000), state);
   } catch (err) {
     if (!state.exited) await child.kill().catch(() => undefined);
     throw kubeError('kubectl', args, { stderr: state.stderr, message: (err as Error).message });
   }
+  if (opts.unref) {
+    const c = child.child;
+    c?.unref();
+    for (const s of [c?.stdout, c?.stderr, c?.stdin]) (s as unknown as { unref?: () => void } | null | undefined)?.unref?.();
+  }
   return {
     url: `http://127.0.0.1:${port}`,
     localPort: port,
     async close() {
+      process.removeListener('exit', killAtExit);
       if (state.exited) return;
       await child.kill().catch(() => undefined);
       await child.catch(() => undefined);

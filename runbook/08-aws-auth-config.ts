@@ -1,0 +1,60 @@
+// Step 08: where the AWS auth method sends logins (SPEC §08):
+// auth/<mount>/config/client with iam_server_id_header_value, sts_endpoint and
+// sts_region; against an emulator also iam_endpoint (VAULT_AWS_ENDPOINT_URL,
+// the AWS endpoint as the Vault server reaches it).
+import { defineStep, type Ctx } from '../lib/step.js';
+import { VerificationError } from '../lib/errors.js';
+import type { Vault } from '../lib/vault.js';
+import { fieldDiff } from '../lib/diff.js';
+import { clientConfig, clientConfigCommand, liveClientConfig } from '../lib/vault-documents.js';
+import { requireAuthMount, vaultOf } from './04-install-vault.js';
+import { main } from '../lib/run.js';
+import { isMain } from '../lib/main.js';
+
+async function liveConfig(ctx: Ctx, vault: Vault): Promise<Record<string, string> | undefined> {
+  const res = await vault.read(`auth/${ctx.config.authMount}/config/client`);
+  return liveClientConfig((res?.data ?? undefined) as Record<string, unknown> | undefined);
+}
+
+export const step = defineStep({
+  id: '08',
+  name: 'aws-auth-config',
+  title: 'Vault AWS auth client config',
+
+  reference(v) {
+    return [clientConfigCommand(v.config, clientConfig(v.config))];
+  },
+
+  async check(ctx) {
+    const { config } = ctx;
+    const vault = await vaultOf(ctx);
+    const wanted = clientConfig(config);
+    const what = `Vault auth/${config.authMount}/config/client`;
+    const mounted = await requireAuthMount(ctx, vault, '08');
+    const live = mounted ? await liveConfig(ctx, vault) : undefined;
+    const diff = fieldDiff(live ?? {}, wanted);
+    if (live && !diff) return [{ what, change: 'none', note: `STS ${wanted.sts_endpoint} (${wanted.sts_region}), server ID header ${wanted.iam_server_id_header_value}` }];
+    const clear = Object.keys(wanted).filter((k) => wanted[k] === '' && live?.[k]);
+    return [
+      {
+        what,
+        change: live ? 'update' : 'create',
+        ...(live ? { diff } : mounted ? {} : { note: 'after step 05 enables the auth method' }),
+        commands: [clientConfigCommand(config, wanted, clear)],
+        apply: async () => {
+          await vault.write(`auth/${config.authMount}/config/client`, wanted);
+        },
+      },
+    ];
+  },
+
+  async verify(ctx) {
+    const wanted = clientConfig(ctx.config);
+    const live = await liveConfig(ctx, await vaultOf(ctx));
+    const diff = fieldDiff(live ?? {}, wanted);
+    if (!live || diff) throw new VerificationError(`auth/${ctx.config.authMount}/config/client differs after the write: ${diff.split('\n')[0] ?? 'missing'}`);
+    return `logins go to ${wanted.sts_endpoint} and must carry X-Vault-AWS-IAM-Server-ID ${wanted.iam_server_id_header_value}`;
+  },
+});
+
+if (isMain(import.meta.url)) await main([step]);
