@@ -1,0 +1,110 @@
+// Step 11: Gloo Edge itself (SPEC §11): helm upgrade --install with the
+// overrides from step 10, wait for the rollout, then check that the gloo and
+// discovery service accounts carry the IRSA role annotation. Without a
+// Kubernetes cluster (the lab) the step says it is skipped, why, and the
+// command that would run.
+import fs from 'node:fs';
+import path from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
+import { defineStep, type Ctx } from '../lib/step.js';
+import { VerificationError } from '../lib/errors.js';
+import { cmd } from '../lib/shell.js';
+import type { Config } from '../lib/config.js';
+import { GLOO_CHARTS, GLOO_RELEASE, ROLE_ANNOTATION, parseValues } from '../lib/gloo-values.js';
+import { hasKubeCluster, kubectl } from '../lib/kube.js';
+import { helmRelease, helmRepoAdd, helmUpgradeInstall, helmValues } from '../lib/helm.js';
+import { recoverRoleArn } from './02-iam-role.js';
+import { main } from '../lib/run.js';
+import { isMain } from '../lib/main.js';
+
+/** Pure: the install command exactly as a person would type it. */
+export function installCommand(config: Config, file: string): string {
+  return cmd('helm', 'upgrade', '--install', GLOO_RELEASE, GLOO_CHARTS[config.edition].chart, '-n', config.namespace, '--create-namespace', '--version', config.edgeVersion, '--values', file);
+}
+
+function repoCommands(config: Config): string[] {
+  const c = GLOO_CHARTS[config.edition];
+  return [cmd('helm', 'repo', 'add', c.repo, c.url), cmd('helm', 'repo', 'update', c.repo)];
+}
+
+function rolloutCommand(config: Config): string {
+  return cmd('kubectl', 'rollout', 'status', 'deployment', '-n', config.namespace, '--timeout=300s');
+}
+
+function valuesFileOf(ctx: Pick<Ctx, 'config' | 'state'>): string {
+  return ctx.state.get('valuesFile') ?? path.resolve(ctx.config.valuesFile);
+}
+
+/** The annotations of the service accounts, checked against the role ARN: the problems. */
+async function annotationProblems(config: Config, roleArn: string): Promise<string[]> {
+  const problems: string[] = [];
+  for (const sa of config.serviceAccounts) {
+    let got: string | undefined;
+    try {
+      const obj = JSON.parse(await kubectl(['get', 'serviceaccount', sa, '-n', config.namespace, '-o', 'json'], { config })) as { metadata?: { annotations?: Record<string, string> } };
+      got = obj.metadata?.annotations?.[ROLE_ANNOTATION];
+    } catch (err) {
+      problems.push(`service account ${config.namespace}/${sa}: ${(err as Error).message}`);
+      continue;
+    }
+    if (got !== roleArn) problems.push(`service account ${config.namespace}/${sa} has ${ROLE_ANNOTATION}=${got ?? '(none)'}, wanted ${roleArn}`);
+  }
+  return problems;
+}
+
+export const step = defineStep({
+  id: '11',
+  name: 'install-gloo',
+  title: 'Gloo Edge install',
+  needs: [
+    { key: 'roleArn', step: '02', recover: recoverRoleArn },
+    { key: 'valuesFile', step: '10', recover: async (ctx) => (fs.existsSync(path.resolve(ctx.config.valuesFile)) ? path.resolve(ctx.config.valuesFile) : undefined) },
+  ],
+
+  reference(v) {
+    const c = v.config;
+    return [...repoCommands(c), installCommand(c, c.valuesFile), rolloutCommand(c), cmd('kubectl', 'get', 'serviceaccount', ...c.serviceAccounts, '-n', c.namespace, '-o', `jsonpath={range .items[*]}{.metadata.name}{"\\t"}{.metadata.annotations.eks\\.amazonaws\\.com/role-arn}{"\\n"}{end}`)];
+  },
+
+  async check(ctx) {
+    const { config, state } = ctx;
+    const file = valuesFileOf(ctx);
+    const what = `Helm release ${GLOO_RELEASE} (${GLOO_CHARTS[config.edition].chart} ${config.edgeVersion}) in namespace ${config.namespace}`;
+    if (!(await hasKubeCluster(config))) {
+      const where = config.kubeconfig ? `KUBECONFIG=${config.kubeconfig}` : 'the current kubeconfig';
+      return [{ what: 'Gloo Edge install', change: 'skip', note: `no Kubernetes cluster answers kubectl (${where}); would run: ${installCommand(config, file).replace(/ \\\n\s+/g, ' ')}` }];
+    }
+    const wanted = parseValues(fs.readFileSync(file, 'utf8'));
+    const release = await helmRelease(GLOO_RELEASE, config.namespace, config);
+    let note: string | undefined;
+    if (release) {
+      const same = isDeepStrictEqual(await helmValues(GLOO_RELEASE, config.namespace, config), wanted);
+      if (same && release.status === 'deployed') return [{ what, change: 'none', note: `${release.chart}, ${release.status}, values as in ${file}` }];
+      note = same ? `release is ${release.status}` : `values differ from ${file}`;
+    }
+    return [{
+      what,
+      change: release ? 'update' : 'create',
+      ...(note ? { note } : {}),
+      commands: [...repoCommands(config), installCommand(config, file), rolloutCommand(config)],
+      apply: async () => {
+        const chart = GLOO_CHARTS[config.edition];
+        await helmRepoAdd(chart.repo, chart.url, config);
+        await helmUpgradeInstall({ release: GLOO_RELEASE, chart: chart.chart, namespace: config.namespace, version: config.edgeVersion, values: file, extra: ['--wait', '--timeout', '10m'], config });
+        if (!release) state.markCreated(`helm-release:${config.namespace}/${GLOO_RELEASE}`);
+        await kubectl(['rollout', 'status', 'deployment', '-n', config.namespace, '--timeout=300s'], { config, timeoutMs: 320_000 });
+      },
+    }];
+  },
+
+  async verify(ctx) {
+    const { config, state } = ctx;
+    const roleArn = state.get('roleArn')!;
+    await kubectl(['rollout', 'status', 'deployment', '-n', config.namespace, '--timeout=120s'], { config, timeoutMs: 140_000 });
+    const problems = await annotationProblems(config, roleArn);
+    if (problems.length) throw new VerificationError(problems.join('; '));
+    return `deployments in ${config.namespace} rolled out; ${config.serviceAccounts.join(' and ')} carry ${ROLE_ANNOTATION}=${roleArn}`;
+  },
+});
+
+if (isMain(import.meta.url)) await main([step]);
