@@ -62,3 +62,26 @@ export async function helmValues(release: string, namespace: string, config?: Pi
   const out = await helm(['get', 'values', release, '-n', namespace, '-o', 'json'], config);
   return (JSON.parse(out || '{}') ?? {}) as Record<string, unknown>;
 }
+
+/** True when the helm binary runs (never throws). */
+export async function hasHelm(): Promise<boolean> {
+  try {
+    await $({ quiet: true, timeout: 10_000 })`helm version --short`;
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** `helm template` of a chart with a values file: the rendered manifests (no cluster needed). */
+export async function helmTemplate(o: { release: string; chart: string; namespace: string; version?: string; values: string; config?: Pick<Config, 'kubeconfig'> }): Promise<string> {
+  const args = ['template', o.release, o.chart, '-n', o.namespace, '--values', o.values, ...(o.version ? ['--version', o.version] : [])];
+  return helm(args, o.config, 5 * 60_000);
+}
+
+/** `helm uninstall`; true when a release was removed, false when there was none. */
+export async function helmUninstall(release: string, namespace: string, config?: Pick<Config, 'kubeconfig'>): Promise<boolean> {
+  if (!(await helmRelease(release, namespace, config))) return false;
+  await helm(['uninstall', release, '-n', namespace, '--wait'], config, 10 * 60_000);
+  return true;
+}
