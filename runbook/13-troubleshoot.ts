@@ -1,0 +1,281 @@
+// Step 13 (`make troubleshoot`): recognise the guide's known failures from live
+// state, explain each precisely, print its fix, and apply it only with --yes:
+//   - the implicit deny on iam:GetRole (probed for real: Vault is asked to resolve
+//     the bound ARN, and AWS's answer names the identity that lacks it),
+//   - the OIDC provider missing, or without sts.amazonaws.com,
+//   - the role's trust policy not matching the service accounts' sub/aud,
+//   - the Vault client config without (or with another) server-ID value,
+//   - KV v1 where Gloo needs v2,
+//   - the Vault role bound to another ARN.
+// Without --yes the run ends with exit 6 while a problem remains.
+import {
+  AddClientIDToOpenIDConnectProviderCommand,
+  CreateOpenIDConnectProviderCommand,
+  GetOpenIDConnectProviderCommand,
+  PutRolePolicyCommand,
+  PutUserPolicyCommand,
+  UpdateAssumeRolePolicyCommand,
+} from '@aws-sdk/client-iam';
+import { defineStep, type Action, type Ctx } from '../lib/step.js';
+import { RunbookError, VerificationError } from '../lib/errors.js';
+import { isNotFound, send } from '../lib/aws.js';
+import { awsCli, TAGS } from '../lib/aws-cli.js';
+import { heredoc } from '../lib/shell.js';
+import { vaultRoleName, type Config } from '../lib/config.js';
+import { jsonDiff } from '../lib/diff.js';
+import { STS_AUDIENCE, getRoleFixPolicy, oidcProviderArn, oidcProviderOf, serialize } from '../lib/iam-documents.js';
+import { getRole, updateTrustCommands } from '../lib/iam-role.js';
+import { issuerThumbprint } from '../lib/thumbprint.js';
+import { clientConfig, clientConfigCommand, kvUpgradeCommand, liveRole, roleCommand, rolePayload } from '../lib/vault-documents.js';
+import {
+  diagnoseKv,
+  diagnoseProvider,
+  diagnoseRoleBinding,
+  diagnoseServerId,
+  diagnoseTrust,
+  explainGetRoleDenied,
+  parseGetRoleDenied,
+  type Finding,
+} from '../lib/troubleshoot.js';
+import type { Vault } from '../lib/vault.js';
+import { account, clusterIssuer } from './01-cluster-oidc.js';
+import { wantedTrust, recoverRoleArn } from './02-iam-role.js';
+import { vaultOf } from './04-install-vault.js';
+import { mountEntry } from './05-enable-aws-auth.js';
+import * as log from '../lib/log.js';
+import { main } from '../lib/run.js';
+import { isMain } from '../lib/main.js';
+
+/** The probe role: written and deleted again, only to see whether Vault may call iam:GetRole. */
+export const PROBE_ROLE = 'vault-irsa-troubleshoot-probe';
+export const GETROLE_FIX_POLICY = 'vault-irsa-getrole';
+
+export interface Diagnosis {
+  finding: Finding;
+  fix: Omit<Action, 'what' | 'note'>;
+}
+
+/** Ask Vault to resolve the bound ARN as writing the role does; AWS's refusal names the identity. */
+export async function probeGetRole(vault: Vault, config: Config, roleArn: string): Promise<string | undefined> {
+  const path = `auth/${config.authMount}/role/${PROBE_ROLE}`;
+  try {
+    await vault.write(path, { auth_type: 'iam', bound_iam_principal_arn: roleArn, token_policies: 'default', token_ttl: '1m' });
+    return undefined;
+  } catch (err) {
+    return err instanceof Error ? err.message : String(err);
+  } finally {
+    await vault.delete(path).catch(() => undefined);
+  }
+}
+
+function getRoleFix(ctx: Ctx, d: NonNullable<ReturnType<typeof parseGetRoleDenied>>, boundArn: string): Diagnosis['fix'] {
+  const { config, state } = ctx;
+  const doc = serialize(getRoleFixPolicy(boundArn));
+  const file = `${GETROLE_FIX_POLICY}.json`;
+  const name = d.principalName;
+  if (!name || d.kind === 'other') return { change: 'skip', commands: [heredoc(file, doc), `# attach ${file} to the identity behind ${d.identityArn}`] };
+  const isUser = d.kind === 'user';
+  return {
+    change: 'create',
+    commands: [
+      heredoc(file, doc),
+      awsCli(config, 'iam', isUser ? 'put-user-policy' : 'put-role-policy', isUser ? '--user-name' : '--role-name', name, '--policy-name', GETROLE_FIX_POLICY, '--policy-document', `file://${file}`),
+    ],
+    apply: async () => {
+      if (isUser) {
+        await send(config, 'iam', 'PutUserPolicy', () => ctx.aws.iam.send(new PutUserPolicyCommand({ UserName: name, PolicyName: GETROLE_FIX_POLICY, PolicyDocument: doc })));
+      } else {
+        await send(config, 'iam', 'PutRolePolicy', () => ctx.aws.iam.send(new PutRolePolicyCommand({ RoleName: name, PolicyName: GETROLE_FIX_POLICY, PolicyDocument: doc })));
+      }
+      state.markCreated(`iam-inline-policy:${isUser ? 'user' : 'role'}/${name}/${GETROLE_FIX_POLICY}`);
+    },
+  };
+}
+
+/** Every known problem, with its fix, from live state. */
+export async function diagnose(ctx: Ctx): Promise<{ found: Diagnosis[]; checked: string[] }> {
+  const { config, state } = ctx;
+  const found: Diagnosis[] = [];
+  const checked: string[] = [];
+  const acct = state.get('account') ?? (await account(ctx));
+  const issuer = state.get('issuer') ?? (await clusterIssuer(ctx));
+  const oidcProvider = oidcProviderOf(issuer);
+  const providerArn = oidcProviderArn(config.partition, acct, oidcProvider);
+  const roleArn = state.get('roleArn') ?? (await recoverRoleArn(ctx));
+
+  // OIDC provider
+  const prov = await send(config, 'iam', 'GetOpenIDConnectProvider', () => ctx.aws.iam.send(new GetOpenIDConnectProviderCommand({ OpenIDConnectProviderArn: providerArn })), ['NoSuchEntityException', 'NoSuchEntity']);
+  const provLive = isNotFound(prov) ? undefined : { clientIds: prov.ClientIDList ?? [] };
+  const pf = diagnoseProvider(providerArn, provLive);
+  checked.push('OIDC provider');
+  if (pf) {
+    found.push({
+      finding: pf,
+      fix: provLive
+        ? {
+            change: 'update',
+            commands: [awsCli(config, 'iam', 'add-client-id-to-open-id-connect-provider', '--open-id-connect-provider-arn', providerArn, '--client-id', STS_AUDIENCE)],
+            apply: async () => {
+              await send(config, 'iam', 'AddClientIDToOpenIDConnectProvider', () => ctx.aws.iam.send(new AddClientIDToOpenIDConnectProviderCommand({ OpenIDConnectProviderArn: providerArn, ClientID: STS_AUDIENCE })));
+            },
+          }
+        : {
+            change: 'create',
+            commands: [awsCli(config, 'iam', 'create-open-id-connect-provider', '--url', issuer, '--client-id-list', STS_AUDIENCE, '--thumbprint-list', '${THUMBPRINT}', '--tags', 'Key=managed-by,Value=vault-irsa-runbook')],
+            apply: async () => {
+              const tp = await issuerThumbprint(issuer);
+              await send(config, 'iam', 'CreateOpenIDConnectProvider', () => ctx.aws.iam.send(new CreateOpenIDConnectProviderCommand({ Url: issuer, ClientIDList: [STS_AUDIENCE], ThumbprintList: [tp.thumbprint], Tags: TAGS })));
+              state.markCreated(`oidc-provider:${providerArn}`);
+            },
+          },
+    });
+  }
+
+  // Trust policy
+  const role = await getRole(ctx, config.roleName);
+  checked.push('trust policy');
+  if (role) {
+    const tf = diagnoseTrust(config.roleName, role.trust, issuer, config.namespace, config.serviceAccounts, (p) => oidcProviderArn(config.partition, acct, p));
+    if (tf) {
+      const wanted = wantedTrust(ctx, providerArn, oidcProvider);
+      found.push({
+        finding: tf,
+        fix: {
+          change: 'update',
+          diff: jsonDiff(role.trust, wanted, 'trust policy'),
+          commands: updateTrustCommands(ctx, config.roleName, serialize(wanted)),
+          apply: async () => {
+            await send(config, 'iam', 'UpdateAssumeRolePolicy', () => ctx.aws.iam.send(new UpdateAssumeRolePolicyCommand({ RoleName: config.roleName, PolicyDocument: serialize(wanted) })));
+          },
+        },
+      });
+    }
+  }
+
+  // Vault
+  const vault = await vaultOf(ctx);
+  const authEntry = await mountEntry(vault, 'sys/auth', config.authMount);
+  if (authEntry?.type !== 'aws') {
+    checked.push(`Vault auth (no aws method at ${config.authMount}/: run step 05; the Vault checks were skipped)`);
+    return { found, checked };
+  }
+
+  // iam:GetRole, for real
+  if (roleArn) {
+    checked.push('iam:GetRole of the Vault server');
+    const msg = await probeGetRole(vault, config, roleArn);
+    const denied = msg ? parseGetRoleDenied(msg) : undefined;
+    if (denied) {
+      const bound = denied.boundArn ?? roleArn;
+      found.push({ finding: explainGetRoleDenied(denied, config.vaultServerRoleName), fix: getRoleFix(ctx, denied, bound) });
+    }
+  }
+
+  // Client config
+  const client = (await vault.read(`auth/${config.authMount}/config/client`))?.data as Record<string, unknown> | undefined;
+  checked.push('server-ID header');
+  const sf = diagnoseServerId(config.authMount, client, config.iamServerIdHeader);
+  if (sf) {
+    const wanted = clientConfig(config);
+    found.push({
+      finding: sf,
+      fix: {
+        change: 'update',
+        commands: [clientConfigCommand(config, { iam_server_id_header_value: wanted.iam_server_id_header_value! })],
+        apply: async () => {
+          await vault.write(`auth/${config.authMount}/config/client`, client ? { iam_server_id_header_value: wanted.iam_server_id_header_value } : wanted);
+        },
+      },
+    });
+  }
+
+  // KV version
+  const kv = await mountEntry(vault, 'sys/mounts', config.kvMount);
+  checked.push('KV version');
+  const kf = diagnoseKv(config.kvMount, kv);
+  if (kf) {
+    found.push({
+      finding: kf,
+      fix: {
+        change: 'update',
+        destructive: true,
+        commands: [kvUpgradeCommand(config)],
+        apply: async () => {
+          await vault.write(`sys/mounts/${config.kvMount}/tune`, { options: { version: '2' } });
+        },
+      },
+    });
+  }
+
+  // Vault role binding
+  if (roleArn) {
+    const name = vaultRoleName(config);
+    const live = (await vault.read(`auth/${config.authMount}/role/${name}`))?.data as Record<string, unknown> | undefined;
+    checked.push('Vault role binding');
+    const rf = diagnoseRoleBinding(config.authMount, name, live, roleArn);
+    if (rf) {
+      found.push({
+        finding: rf,
+        fix: {
+          change: 'update',
+          diff: `bound_iam_principal_arn: ${JSON.stringify(liveRole(live)?.bound_iam_principal_arn)} -> ${JSON.stringify([roleArn])}`,
+          commands: [roleCommand(config, roleArn)],
+          apply: async () => {
+            await vault.write(`auth/${config.authMount}/role/${name}`, rolePayload(config, roleArn));
+          },
+        },
+      });
+    }
+  }
+  return { found, checked };
+}
+
+export const step = defineStep({
+  id: '13',
+  name: 'troubleshoot',
+  title: 'Troubleshoot: known failures, explained and fixed',
+  needs: [{ key: 'account', step: '01' }],
+
+  reference(v) {
+    const c = v.config;
+    return [
+      `# The guide's implicit deny: the Vault server's identity needs iam:GetRole on the bound role (least privilege)\n${heredoc(`${GETROLE_FIX_POLICY}.json`, serialize(getRoleFixPolicy(v.roleArn)))}\n${awsCli(c, 'iam', 'put-role-policy', '--role-name', '${VAULT_SERVER_IDENTITY_ROLE}', '--policy-name', GETROLE_FIX_POLICY, '--policy-document', `file://${GETROLE_FIX_POLICY}.json`)}`,
+      awsCli(c, 'iam', 'get-open-id-connect-provider', '--open-id-connect-provider-arn', v.providerArn),
+      awsCli(c, 'iam', 'get-role', '--role-name', c.roleName, '--query', 'Role.AssumeRolePolicyDocument'),
+      `kubectl exec -n ${c.vaultK8sNamespace} vault-0 -- vault read auth/${c.authMount}/config/client`,
+      `kubectl exec -n ${c.vaultK8sNamespace} vault-0 -- vault secrets list -detailed`,
+      `kubectl exec -n ${c.vaultK8sNamespace} vault-0 -- vault read auth/${c.authMount}/role/${c.roleName.toLowerCase()}`,
+    ];
+  },
+
+  async check(ctx) {
+    const { found, checked } = await diagnose(ctx);
+    const actions: Action[] = [{ what: 'known problems checked', change: 'none', note: `${checked.join(', ')}: ${found.length ? `${found.length} found` : 'none found'}` }];
+    for (const { finding, fix } of found) {
+      log.line(`  problem: ${finding.title}`);
+      log.block(finding.explanation);
+      if (ctx.mode === 'apply' && fix.commands?.length) {
+        log.line(`      fix${ctx.yes ? ' (applying)' : ' (run again with --yes to apply)'}:`);
+        for (const c of fix.commands) log.block(c, '        ');
+      }
+      if (ctx.mode === 'apply' && !ctx.yes) actions.push({ what: `fix for: ${finding.title}`, change: 'skip', note: 'not applied: run again with --yes' });
+      else actions.push({ what: `fix for: ${finding.title}`, ...fix });
+    }
+    return actions;
+  },
+
+  async verify(ctx) {
+    let left: Diagnosis[];
+    try {
+      left = (await diagnose(ctx)).found;
+    } catch (err) {
+      throw new VerificationError(`could not check again after the fixes: ${err instanceof RunbookError ? err.message : String(err)}`);
+    }
+    if (left.length) {
+      throw new VerificationError(`${left.length} problem${left.length > 1 ? 's' : ''} left: ${left.map((d) => d.finding.title).join('; ')}${ctx.yes ? '' : ' — run `make troubleshoot ARGS=--yes` to apply the printed fixes'}`);
+    }
+    return 'no known problem left';
+  },
+});
+
+if (isMain(import.meta.url)) await main([step]);
