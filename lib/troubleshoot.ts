@@ -204,7 +204,7 @@ export function explainLoginFailure(message: string, facts: { mount: string; rol
     return `Vault requires the ${facts.liveServerId ? `server-ID header "${facts.liveServerId}"` : 'server-ID header'} and the login carried none: set iamServerIdHeader (IAM_SERVER_ID_HEADER_VALUE)`;
   }
   if (/expected .* but got/i.test(m)) return `the server-ID header sent (${facts.serverIdSent ?? 'none'}) differs from auth/${facts.mount}/config/client iam_server_id_header_value (${facts.liveServerId ?? '?'}): make them the same`;
-  if (/not.*signed|signed headers/i.test(m) && /X-Vault-AWS-IAM-Server-ID/i.test(m)) return 'the server-ID header was sent outside the signature: it must be among the SigV4 signed headers';
+  if (/wasn't signed|not signed|signed headers/i.test(m)) return 'the server-ID header was sent outside the signature: it must be among the SigV4 signed headers';
   if (/does not belong to the role|not authorized|entity .* not found|principal/i.test(m) && /role|principal/i.test(m)) {
     return `Vault role ${facts.role} does not accept ${facts.callerArn}${facts.boundArns?.length ? `: it is bound to ${facts.boundArns.join(', ')}` : ''}`;
   }
