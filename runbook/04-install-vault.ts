@@ -84,7 +84,7 @@ async function connect(ctx: Ctx): Promise<Vault> {
 /** The Vault for configuration calls: needs VAULT_TOKEN. */
 export async function vaultOf(ctx: Ctx): Promise<Vault> {
   if (!ctx.config.vaultToken) {
-    throw new ConfigError('VAULT_TOKEN is not set: export the token of your Vault (lab: eval "$(make -s lab-env)"; the guide\'s dev-mode Vault: export VAULT_TOKEN=root)');
+    throw new ConfigError('VAULT_TOKEN is not set: export the token of your Vault in it (lab: eval "$(make -s lab-env)"; the guide\'s dev-mode Vault uses the token "root")');
   }
   return reachVault(ctx);
 }
