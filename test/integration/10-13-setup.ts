@@ -1,0 +1,83 @@
+// Shared by the integration tests of steps 10-13 and teardown: a lab cluster of
+// their own (registered with the lab issuer so tokens can be minted for it),
+// unique IAM and Vault names, and the lab's shared Vault server role made to
+// exist outside the runbook so no test's teardown ever deletes it.
+import crypto from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { CreateRoleCommand, GetRoleCommand, IAMClient, PutRolePolicyCommand } from '@aws-sdk/client-iam';
+import { lab, labConfig } from '../helpers/lab.js';
+import type { Config } from '../../lib/config.js';
+import { serialize, vaultServerPolicy } from '../../lib/iam-documents.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+export function iamClient(): IAMClient {
+  const l = lab();
+  return new IAMClient({ region: l.region, endpoint: l.awsEndpoint, credentials: { accessKeyId: l.accessKeyId, secretAccessKey: l.secretAccessKey } });
+}
+
+/** `CLUSTER_NAME=<name> lab/bin/up` on the running lab only adds the cluster (moto EKS + issuer). */
+export function registerCluster(name: string): void {
+  execFileSync(path.join(root, 'lab', 'bin', 'up'), { env: { ...process.env, CLUSTER_NAME: name, LAB_MODE: 'process' }, stdio: 'pipe' });
+}
+
+/** The Vault server role of the lab (Vault's fixed AWS identity), created untagged if missing. */
+export async function ensureVaultServerRole(): Promise<string> {
+  const l = lab();
+  const name = l.vaultServerRoleArn.split('/').pop()!;
+  const iam = iamClient();
+  try {
+    await iam.send(new GetRoleCommand({ RoleName: name }));
+  } catch {
+    const trust = { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { Federated: `arn:aws:iam::${l.accountId}:oidc-provider/lab` }, Action: 'sts:AssumeRoleWithWebIdentity' }] };
+    await iam.send(new CreateRoleCommand({ RoleName: name, AssumeRolePolicyDocument: JSON.stringify(trust) })).catch(() => undefined);
+  }
+  await iam.send(new PutRolePolicyCommand({ RoleName: name, PolicyName: name, PolicyDocument: serialize(vaultServerPolicy()) }));
+  return name;
+}
+
+export interface TestSetup {
+  id: string;
+  config: Config;
+  names: { cluster: string; auth: string; kv: string; policy: string; role: string; iamPolicy: string };
+}
+
+/** A configuration of its own for one test file (tag: t12, t13, tdn ...). */
+export async function setup(tag: string, extra: Record<string, string> = {}): Promise<TestSetup> {
+  const l = lab();
+  const id = crypto.randomBytes(3).toString('hex');
+  const cluster = `vir-${tag}`;
+  registerCluster(cluster);
+  const serverRole = await ensureVaultServerRole();
+  const names = { cluster, auth: `aws-${tag}-${id}`, kv: `kv-${tag}-${id}`, policy: `pol-${tag}-${id}`, role: `role-${tag}-${id}`, iamPolicy: `iampol-${tag}-${id}` };
+  const config = labConfig({
+    CLUSTER_NAME: cluster,
+    VAULT_AUTH_MOUNT: names.auth,
+    VAULT_KV_MOUNT: names.kv,
+    VAULT_POLICY_NAME: names.policy,
+    VAULT_AUTH_ROLE_NAME: names.role,
+    VAULT_AUTH_POLICY_NAME: names.iamPolicy,
+    VAULT_SERVER_ROLE_NAME: serverRole,
+    VAULT_SERVER_POLICY_NAME: serverRole,
+    GLOO_VALUES_FILE: path.join(path.dirname(labConfig().stateFile), `values-${tag}-${id}.yaml`),
+    ...extra,
+  });
+  void l;
+  return { id, config, names };
+}
+
+/** Vault's HTTP API with the lab's root token, as an operator would use it. */
+export async function vapi(method: string, p: string, body?: unknown): Promise<Record<string, any> | undefined> {
+  const l = lab();
+  const res = await fetch(`${l.vaultAddr}/v1/${p}`, {
+    method,
+    headers: { 'X-Vault-Token': l.vaultToken, 'content-type': 'application/json' },
+    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+  });
+  if (res.status === 404) return undefined;
+  if (!res.ok) throw new Error(`${method} ${p}: HTTP ${res.status} ${await res.text()}`);
+  const text = await res.text();
+  return text ? (JSON.parse(text) as Record<string, any>) : undefined;
+}
