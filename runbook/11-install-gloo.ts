@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { defineStep, type Ctx } from '../lib/step.js';
-import { VerificationError } from '../lib/errors.js';
+import { PrerequisiteError, VerificationError } from '../lib/errors.js';
 import { cmd } from '../lib/shell.js';
 import type { Config } from '../lib/config.js';
 import { GLOO_CHARTS, GLOO_RELEASE, ROLE_ANNOTATION, parseValues } from '../lib/gloo-values.js';
@@ -56,10 +56,8 @@ export const step = defineStep({
   id: '11',
   name: 'install-gloo',
   title: 'Gloo Edge install',
-  needs: [
-    { key: 'roleArn', step: '02', recover: recoverRoleArn },
-    { key: 'valuesFile', step: '10', recover: async (ctx) => (fs.existsSync(path.resolve(ctx.config.valuesFile)) ? path.resolve(ctx.config.valuesFile) : undefined) },
-  ],
+  // The values file is checked in check(): a dry run (make plan) has not written it yet.
+  needs: [{ key: 'roleArn', step: '02', recover: recoverRoleArn }],
 
   reference(v) {
     const c = v.config;
@@ -73,6 +71,10 @@ export const step = defineStep({
     if (!(await hasKubeCluster(config))) {
       const where = config.kubeconfig ? `KUBECONFIG=${config.kubeconfig}` : 'the current kubeconfig';
       return [{ what: 'Gloo Edge install', change: 'skip', note: `no Kubernetes cluster answers kubectl (${where}); would run: ${installCommand(config, file).replace(/ \\\n\s+/g, ' ')}` }];
+    }
+    if (!fs.existsSync(file)) {
+      if (ctx.mode === 'dry-run') return [{ what, change: 'create', note: `with ${file}, which step 10 writes`, commands: [...repoCommands(config), installCommand(config, file), rolloutCommand(config)] }];
+      throw new PrerequisiteError(`step 11 installs Gloo with the values file ${file}, which step 10 writes: run \`make step-10\` first`, '10');
     }
     const wanted = parseValues(fs.readFileSync(file, 'utf8'));
     const release = await helmRelease(GLOO_RELEASE, config.namespace, config);
