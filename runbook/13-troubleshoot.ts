@@ -202,6 +202,11 @@ export async function diagnose(ctx: Ctx): Promise<{ found: Diagnosis[]; checked:
         commands: [kvUpgradeCommand(config)],
         apply: async () => {
           await vault.write(`sys/mounts/${config.kvMount}/tune`, { options: { version: '2' } });
+          // The upgrade runs in the background; the mount refuses requests until it is done.
+          for (let i = 0; i < 40; i++) {
+            if (await vault.read(`${config.kvMount}/config`).catch(() => undefined)) break;
+            await new Promise((r) => setTimeout(r, 250));
+          }
         },
       },
     });
