@@ -25,6 +25,8 @@ import {
   ListPolicyVersionsCommand,
   ListRolePoliciesCommand,
   ListPolicyTagsCommand,
+  ListRoleTagsCommand,
+  ListOpenIDConnectProviderTagsCommand,
 } from '@aws-sdk/client-iam';
 import { defineStep, type Action, type Ctx, type Step } from '../lib/step.js';
 import { isNotFound, send } from '../lib/aws.js';
@@ -311,7 +313,12 @@ const iamRoles = defineStep({
         out.push(gone(ctx, id, what));
         continue;
       }
-      if (live.tags[TAG_KEY] !== TAG_VALUE) {
+      let roleTagged = live.tags[TAG_KEY] === TAG_VALUE;
+      if (!roleTagged && !Object.keys(live.tags).length) {
+        const lt = await send(config, 'iam', 'ListRoleTags', () => ctx.aws.iam.send(new ListRoleTagsCommand({ RoleName: name })), NOT_FOUND);
+        roleTagged = !isNotFound(lt) && tagged(lt.Tags);
+      }
+      if (!roleTagged) {
         out.push(notOurs(what, `no tag ${TAG_KEY}=${TAG_VALUE} (re-created by someone else?)`));
         continue;
       }
@@ -362,7 +369,12 @@ const oidcProviders = defineStep({
         out.push(gone(ctx, id, what));
         continue;
       }
-      if (!tagged(live.Tags)) {
+      let provTagged = tagged(live.Tags);
+      if (!provTagged && !live.Tags?.length) {
+        const lt = await send(config, 'iam', 'ListOpenIDConnectProviderTags', () => ctx.aws.iam.send(new ListOpenIDConnectProviderTagsCommand({ OpenIDConnectProviderArn: arn })), NOT_FOUND);
+        provTagged = !isNotFound(lt) && tagged(lt.Tags);
+      }
+      if (!provTagged) {
         out.push(notOurs(what, `no tag ${TAG_KEY}=${TAG_VALUE}`));
         continue;
       }
