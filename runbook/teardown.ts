@@ -395,6 +395,12 @@ const oidcProviders = defineStep({
 });
 
 /** Reverse order of the steps. */
-export const teardownSteps: Step[] = [inlinePolicies, glooRelease, valuesFile, vaultSide, vaultRelease, iamPolicies, iamRoles, oidcProviders];
+export const teardownSteps: Step[] = [inlinePolicies, glooRelease, valuesFile, vaultSide, vaultRelease, iamPolicies, iamRoles, oidcProviders].map((s) => ({
+  ...s,
+  async check(ctx: Ctx): Promise<Action[]> {
+    const out = await s.check(ctx);
+    return out.length ? out : [{ what: 'nothing to delete', change: 'none', note: 'the runbook recorded no such resource as created' }];
+  },
+}));
 
 if (isMain(import.meta.url)) await main(teardownSteps);
