@@ -11,6 +11,7 @@
 import { AssumeRoleWithWebIdentityCommand } from '@aws-sdk/client-sts';
 import { GetOpenIDConnectProviderCommand } from '@aws-sdk/client-iam';
 import { decodeJwt } from 'jose';
+import { isDeepStrictEqual } from 'node:util';
 import { defineStep, type Ctx } from '../lib/step.js';
 import { RunbookError, VerificationError } from '../lib/errors.js';
 import { isNotFound, send } from '../lib/aws.js';
@@ -24,7 +25,7 @@ import { readLabEnv, mintServiceAccountToken } from '../lib/lab.js';
 import { getRole } from '../lib/iam-role.js';
 import { oidcProviderArn, STS_AUDIENCE } from '../lib/iam-documents.js';
 import { stsEndpoint } from '../lib/vault-documents.js';
-import { buildIamLoginRequest, iamLogin, SERVER_ID_HEADER, type ServerIdMode } from '../lib/iam-login.js';
+import { buildIamLoginRequest, iamLogin, type ServerIdMode } from '../lib/iam-login.js';
 import { checkTokenAgainstTrust, diagnoseProvider, explainLoginFailure, type TokenClaims } from '../lib/troubleshoot.js';
 import { reachVault } from './04-install-vault.js';
 import { recoverRoleArn } from './02-iam-role.js';
@@ -173,7 +174,7 @@ export async function verifyChain(ctx: Ctx, opts: ChainOptions = {}, report: (l:
     await vault.write(dataPath, { data: value }).catch((e) => explain('write', e));
     const back = await vault.read(dataPath).catch((e) => explain('read', e));
     const got = (back?.data as { data?: unknown } | undefined)?.data;
-    if (JSON.stringify(got) !== JSON.stringify(value)) fail(`read back ${dataPath}: got ${JSON.stringify(got) ?? 'nothing'}, wrote ${JSON.stringify(value)}${back && !(back.data as Record<string, unknown>)?.data ? ' — the mount answers like KV v1: Gloo needs v2 (make troubleshoot)' : ''}`);
+    if (!isDeepStrictEqual(got, value)) fail(`read back ${dataPath}: got ${JSON.stringify(got) ?? 'nothing'}, wrote ${JSON.stringify(value)}${back && !(back.data as Record<string, unknown>)?.data ? ' — the mount answers like KV v1: Gloo needs v2 (make troubleshoot)' : ''}`);
     await vault.delete(glooSecretPath(config, ns, TEST_SECRET, 'metadata')).catch((e) => explain('delete', e));
     return `wrote, read back and deleted ${dataPath}`;
   });

@@ -14,6 +14,7 @@ import { serialize, vaultServerPolicy } from '../../lib/iam-documents.js';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 export function iamClient(): IAMClient {
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const l = lab();
   return new IAMClient({ region: l.region, endpoint: l.awsEndpoint, credentials: { accessKeyId: l.accessKeyId, secretAccessKey: l.secretAccessKey } });
 }
