@@ -30,10 +30,11 @@ function instrument<C extends AnyClient>(client: C, service: string): C {
   return client;
 }
 
+// Node 20 is this project's supported runtime; the SDK's notice about its
+// 2027 plans would otherwise precede every step's output.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 export function awsClients(config: Config, overrides: { credentials?: IAMClient['config']['credentials'] } = {}): AwsClients {
-  // Node 20 is this project's supported runtime; the SDK's notice about its
-  // 2027 plans would otherwise precede every step's output.
-  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const common = {
     region: config.region,
     maxAttempts: config.awsMaxAttempts,
@@ -73,6 +74,9 @@ export function describeAwsError(service: string, action: string, err: unknown, 
     return new ConfigError(`AWS rejected the credentials (${name}) during ${service}:${action}: refresh them (aws sso login, or new keys) or pick another AWS_PROFILE`);
   }
   const msg = (e.message ?? String(err)).split('\n')[0];
+  if (/Deserialization error|XML parse error|Unexpected token/.test(e.message ?? '')) {
+    return new RemoteError(service, action, `${where} answered ${service}:${action} with something that is not an AWS response${config.awsEndpoint ? ': the emulator may not implement this action' : ''}`, 'BadResponse');
+  }
   if (name === 'AccessDenied' || name === 'AccessDeniedException' || e.$metadata?.httpStatusCode === 403) {
     return new RemoteError(service, action, `AWS denied ${service}:${action}: ${msg} — grant this permission to the identity the runbook uses`, name);
   }

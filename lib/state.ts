@@ -129,12 +129,14 @@ export function acquireLock(stateFile: string, key: string): () => void {
       const release = (): void => {
         if (released) return;
         released = true;
+        process.removeListener('exit', release);
         try {
           if (fs.readFileSync(file, 'utf8').trim() === String(process.pid)) fs.unlinkSync(file);
         } catch {
           /* already gone */
         }
       };
+      // A crash still frees the lock; a normal release removes this listener.
       process.once('exit', release);
       return release;
     } catch (e) {
