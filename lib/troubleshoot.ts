@@ -20,43 +20,47 @@ export interface GetRoleDenied {
   principalName: string | undefined;
   /** The ARN Vault was resolving (bound_iam_principal_arn). */
   boundArn: string | undefined;
+  /** How the identity is known: from AWS's own message, or (when Vault lost that text) from the configuration. */
+  namedBy: 'aws' | 'configuration';
+}
+
+function identityOf(identityArn: string): Pick<GetRoleDenied, 'kind' | 'principalName'> {
+  const resource = identityArn.split(':').slice(5).join(':');
+  if (resource.startsWith('assumed-role/')) return { kind: 'assumed-role', principalName: resource.split('/')[1] };
+  if (resource.startsWith('user/')) return { kind: 'user', principalName: resource.split('/').pop() };
+  if (resource.startsWith('role/')) return { kind: 'role', principalName: resource.split('/').pop() };
+  return { kind: 'other', principalName: undefined };
 }
 
 /**
  * Pure: recognise Vault's answer when its AWS identity may not call iam:GetRole:
  * `unable to resolve ARN "<arn>" to internal ID: AccessDenied: User: <identity> is
- * not authorized to perform: iam:GetRole ...`.
+ * not authorized to perform: iam:GetRole ...`. When the AWS error body did not
+ * reach Vault intact (`to internal ID: : status code: 403`), the identity is the
+ * one the Vault server is configured with (`fallbackIdentityArn`), if known.
  */
-export function parseGetRoleDenied(message: string): GetRoleDenied | undefined {
-  if (!/not authorized to perform:?\s*iam:GetRole/i.test(message)) return undefined;
-  const identityArn = /User:\s*(arn:[^\s]+)\s+is not authorized/i.exec(message)?.[1];
-  if (!identityArn) return undefined;
-  const boundArn = /resolve ARN "?(arn:[^"\s]+)"?/i.exec(message)?.[1] ?? /on resource:\s*(arn:[^\s]+)/i.exec(message)?.[1];
-  const resource = identityArn.split(':').slice(5).join(':');
-  let kind: GetRoleDenied['kind'] = 'other';
-  let principalName: string | undefined;
-  if (resource.startsWith('assumed-role/')) {
-    kind = 'assumed-role';
-    principalName = resource.split('/')[1];
-  } else if (resource.startsWith('user/')) {
-    kind = 'user';
-    principalName = resource.split('/').pop();
-  } else if (resource.startsWith('role/')) {
-    kind = 'role';
-    principalName = resource.split('/').pop();
+export function parseGetRoleDenied(message: string, fallbackIdentityArn?: string): GetRoleDenied | undefined {
+  const boundArn = /resolve ARN \\?"?(arn:[^"\\\s]+)\\?"?/i.exec(message)?.[1] ?? /on resource:\s*(arn:[^\s]+)/i.exec(message)?.[1];
+  if (/not authorized to perform:?\s*iam:GetRole/i.test(message)) {
+    const identityArn = /User:\s*(arn:[^\s]+)\s+is not authorized/i.exec(message)?.[1];
+    if (identityArn) return { identityArn, ...identityOf(identityArn), boundArn, namedBy: 'aws' };
   }
-  return { identityArn, kind, principalName, boundArn };
+  if (/unable to resolve ARN .* to internal ID/i.test(message) && /status code: 403|AccessDenied/i.test(message) && fallbackIdentityArn) {
+    return { identityArn: fallbackIdentityArn, ...identityOf(fallbackIdentityArn), boundArn, namedBy: 'configuration' };
+  }
+  return undefined;
 }
 
 export function explainGetRoleDenied(d: GetRoleDenied, vaultServerRoleName: string): Finding {
-  const who = d.kind === 'assumed-role' ? `the Vault server's AWS identity ${d.identityArn} (role ${d.principalName})` : `the Vault server's AWS identity ${d.identityArn}`;
-  const node = d.kind === 'assumed-role' && d.principalName !== vaultServerRoleName
+  const who = d.kind === 'assumed-role' || d.kind === 'role' ? `the Vault server's AWS identity ${d.identityArn} (role ${d.principalName})` : `the Vault server's AWS identity ${d.identityArn}`;
+  const node = d.principalName && d.principalName !== vaultServerRoleName
     ? ` This is not the Vault server role ${vaultServerRoleName}: Vault is running with another identity (in the guide, the node's role, because the Gloo role does not trust system:serviceaccount:vault:vault).`
     : '';
+  const named = d.namedBy === 'configuration' ? ' (AWS answered 403 to its iam:GetRole but the text did not reach Vault; the identity is the one the Vault server is configured with, VAULT_SERVER_ROLE_NAME)' : '';
   return {
     id: 'getrole-deny',
     title: `implicit deny on iam:GetRole for ${d.identityArn}`,
-    explanation: `${who} may not call iam:GetRole, so Vault cannot resolve ${d.boundArn ?? 'the bound ARN'} to its unique ID when the Vault role is written (resolve_aws_unique_ids). No policy of that identity allows the action: AWS denies it implicitly. Gloo itself needs no IAM permission (it only signs sts:GetCallerIdentity).${node}`,
+    explanation: `${who}${named} may not call iam:GetRole, so Vault cannot resolve ${d.boundArn ?? 'the bound ARN'} to its unique ID when the Vault role is written (resolve_aws_unique_ids). No policy of that identity allows the action: AWS denies it implicitly. Gloo itself needs no IAM permission (it only signs sts:GetCallerIdentity).${node}`,
   };
 }
 

@@ -23,7 +23,8 @@ import { awsCli, TAGS } from '../lib/aws-cli.js';
 import { heredoc } from '../lib/shell.js';
 import { vaultRoleName, type Config } from '../lib/config.js';
 import { jsonDiff } from '../lib/diff.js';
-import { STS_AUDIENCE, getRoleFixPolicy, oidcProviderArn, oidcProviderOf, serialize } from '../lib/iam-documents.js';
+import { STS_AUDIENCE, getRoleFixPolicy, oidcProviderArn, oidcProviderOf, roleArn as iamRoleArn, serialize } from '../lib/iam-documents.js';
+import { recordCall } from '../lib/calls.js';
 import { getRole, updateTrustCommands } from '../lib/iam-role.js';
 import { issuerThumbprint } from '../lib/thumbprint.js';
 import { clientConfig, clientConfigCommand, kvUpgradeCommand, liveRole, roleCommand, rolePayload } from '../lib/vault-documents.js';
@@ -55,16 +56,23 @@ export interface Diagnosis {
   fix: Omit<Action, 'what' | 'note'>;
 }
 
-/** Ask Vault to resolve the bound ARN as writing the role does; AWS's refusal names the identity. */
+/**
+ * Ask Vault to resolve the bound ARN as writing the role does; AWS's refusal names
+ * the identity. Plain HTTP, not the wrapper: the full error text (several lines) is needed.
+ */
 export async function probeGetRole(vault: Vault, config: Config, roleArn: string): Promise<string | undefined> {
   const path = `auth/${config.authMount}/role/${PROBE_ROLE}`;
+  const url = `${vault.addr.replace(/\/$/, '')}/v1/${path}`;
+  const headers = { 'X-Vault-Token': config.vaultToken ?? '', 'content-type': 'application/json' };
+  recordCall({ service: 'vault', action: `POST ${path}`, mutating: true });
   try {
-    await vault.write(path, { auth_type: 'iam', bound_iam_principal_arn: roleArn, token_policies: 'default', token_ttl: '1m' });
-    return undefined;
-  } catch (err) {
-    return err instanceof Error ? err.message : String(err);
+    const res = await fetch(url, { method: 'POST', headers, body: JSON.stringify({ auth_type: 'iam', bound_iam_principal_arn: roleArn, token_policies: 'default', token_ttl: '1m' }), signal: AbortSignal.timeout(30_000) });
+    if (res.ok) return undefined;
+    const body = (await res.json().catch(() => ({}))) as { errors?: string[] };
+    return (body.errors ?? [`HTTP ${res.status}`]).join('\n');
   } finally {
-    await vault.delete(path).catch(() => undefined);
+    recordCall({ service: 'vault', action: `DELETE ${path}`, mutating: true });
+    await fetch(url, { method: 'DELETE', headers }).catch(() => undefined);
   }
 }
 
@@ -164,7 +172,8 @@ export async function diagnose(ctx: Ctx): Promise<{ found: Diagnosis[]; checked:
   if (roleArn) {
     checked.push('iam:GetRole of the Vault server');
     const msg = await probeGetRole(vault, config, roleArn);
-    const denied = msg ? parseGetRoleDenied(msg) : undefined;
+    const configured = config.vaultServerIdentity === 'role' ? (state.get('vaultServerRoleArn') ?? iamRoleArn(config.partition, acct, config.vaultServerRoleName)) : undefined;
+    const denied = msg ? parseGetRoleDenied(msg, configured) : undefined;
     if (denied) {
       const bound = denied.boundArn ?? roleArn;
       found.push({ finding: explainGetRoleDenied(denied, config.vaultServerRoleName), fix: getRoleFix(ctx, denied, bound) });

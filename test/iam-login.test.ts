@@ -68,11 +68,19 @@ const GUIDE_ERROR = 'Error writing data to auth/aws/role/dev-role-iam: Error mak
 
 test('parseGetRoleDenied: the guide error names the identity and the bound ARN', () => {
   const d = parseGetRoleDenied(GUIDE_ERROR)!;
-  assert.equal(d, { identityArn: 'arn:aws:sts::123456789012:assumed-role/foo-role/bar', kind: 'assumed-role', principalName: 'foo-role', boundArn: 'arn:aws:iam::123456789012:role/dev-role-iam' });
+  assert.equal(d, { identityArn: 'arn:aws:sts::123456789012:assumed-role/foo-role/bar', kind: 'assumed-role', principalName: 'foo-role', boundArn: 'arn:aws:iam::123456789012:role/dev-role-iam', namedBy: 'aws' });
   const f = explainGetRoleDenied(d, 'vault-server-x');
   assert.ok(f.title.includes('arn:aws:sts::123456789012:assumed-role/foo-role/bar'));
   assert.ok(f.explanation.includes('not the Vault server role vault-server-x'));
   assert.is(parseGetRoleDenied('permission denied'), undefined);
+});
+
+test('parseGetRoleDenied: a 403 whose text did not reach Vault falls back to the configured identity', () => {
+  const msg = 'unable to resolve ARN "arn:aws:iam::123456789012:role/r" to internal ID: : \n\tstatus code: 403, request id: X';
+  assert.is(parseGetRoleDenied(msg), undefined, 'no identity known: not claimed');
+  const d = parseGetRoleDenied(msg, 'arn:aws:iam::123456789012:role/vault-server-x')!;
+  assert.equal(d, { identityArn: 'arn:aws:iam::123456789012:role/vault-server-x', kind: 'role', principalName: 'vault-server-x', boundArn: 'arn:aws:iam::123456789012:role/r', namedBy: 'configuration' });
+  assert.match(explainGetRoleDenied(d, 'vault-server-x').explanation, 'did not reach Vault');
 });
 
 const PROV = 'oidc.eks.us-east-1.amazonaws.com/id/ABC';

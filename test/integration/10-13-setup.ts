@@ -6,7 +6,7 @@ import crypto from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CreateRoleCommand, GetRoleCommand, IAMClient, PutRolePolicyCommand } from '@aws-sdk/client-iam';
+import { CreateOpenIDConnectProviderCommand, CreateRoleCommand, GetOpenIDConnectProviderCommand, GetRoleCommand, IAMClient, PutRolePolicyCommand } from '@aws-sdk/client-iam';
 import { lab, labConfig } from '../helpers/lab.js';
 import type { Config } from '../../lib/config.js';
 import { serialize, vaultServerPolicy } from '../../lib/iam-documents.js';
@@ -39,6 +39,23 @@ export async function ensureVaultServerRole(): Promise<string> {
   return name;
 }
 
+/**
+ * moto gives every lab cluster the same OIDC issuer, so the IAM OIDC provider is shared
+ * by every test file: make it exist before the runbook runs, so no test's state records
+ * it as created and no teardown deletes it from under the others.
+ */
+export async function ensureSharedProvider(cluster: string): Promise<void> {
+  const l = lab();
+  const issuer = l.clusterIssuer(cluster);
+  const arn = `arn:aws:iam::${l.accountId}:oidc-provider/${issuer.replace(/^https:\/\//, '')}`;
+  const iam = iamClient();
+  try {
+    await iam.send(new GetOpenIDConnectProviderCommand({ OpenIDConnectProviderArn: arn }));
+  } catch {
+    await iam.send(new CreateOpenIDConnectProviderCommand({ Url: issuer, ClientIDList: ['sts.amazonaws.com'], ThumbprintList: ['9e99a48a9960b14926bb7f3b02e22da2b0ab7280'] })).catch(() => undefined);
+  }
+}
+
 export interface TestSetup {
   id: string;
   config: Config;
@@ -51,6 +68,7 @@ export async function setup(tag: string, extra: Record<string, string> = {}): Pr
   const id = crypto.randomBytes(3).toString('hex');
   const cluster = `vir-${tag}`;
   registerCluster(cluster);
+  await ensureSharedProvider(cluster);
   const serverRole = await ensureVaultServerRole();
   const names = { cluster, auth: `aws-${tag}-${id}`, kv: `kv-${tag}-${id}`, policy: `pol-${tag}-${id}`, role: `role-${tag}-${id}`, iamPolicy: `iampol-${tag}-${id}` };
   const config = labConfig({
