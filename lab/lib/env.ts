@@ -1,0 +1,22 @@
+// Backs lab/bin/env: shell `export` lines for the running lab (root token included —
+// this is the one command that prints it).
+import { readLabEnv, LabNotRunningError, LAB_NOT_RUNNING } from '../../lib/lab.js';
+
+const quote = (v: string) => `'${v.replace(/'/g, `'\\''`)}'`;
+try {
+  const e = readLabEnv();
+  const vars: [string, string][] = [
+    ['AWS_ENDPOINT_URL', e.awsEndpoint],
+    ['AWS_REGION', e.region],
+    ['AWS_ACCESS_KEY_ID', e.accessKeyId],
+    ['AWS_SECRET_ACCESS_KEY', e.secretAccessKey],
+    ['VAULT_ADDR', e.vaultAddr],
+    ['VAULT_TOKEN', e.vaultToken],
+    ['LAB_ISSUER_URL', e.issuerUrl],
+    ['LAB_DIR', e.labDir],
+  ];
+  for (const [k, v] of vars) console.log(`export ${k}=${quote(v)}`);
+} catch (err) {
+  console.error(err instanceof LabNotRunningError ? LAB_NOT_RUNNING : String(err));
+  process.exit(1);
+}

@@ -1,0 +1,163 @@
+// The lab's two small loopback servers (started by lab/bin/up, one process each):
+//
+//   servers.ts issuer     OIDC discovery + JWKS for the lab clusters' service-account
+//                         issuer, and kubelet's job: keep the Vault server's projected
+//                         token (tokens/vault-vault.jwt) fresh.
+//   servers.ts sts-proxy  An HTTPS proxy that lets the Vault process keep AWS's real STS
+//                         host names while talking to moto. Why: Vault's AWS auth builds
+//                         its IRSA credentials with aws-sdk-go v1
+//                         (go-secure-stdlib/awsutil: stscreds.NewWebIdentityRoleProvider on
+//                         a bare session.NewSession()), and SDK v1 ignores AWS_ENDPOINT_URL*,
+//                         so AssumeRoleWithWebIdentity always goes to
+//                         https://sts[.<region>].amazonaws.com. Vault runs with
+//                         HTTPS_PROXY=<this>, NO_PROXY=127.0.0.1 and AWS_CA_BUNDLE=<lab CA>;
+//                         CONNECTs to STS hosts are terminated here with a lab-CA
+//                         certificate and forwarded to moto, anything else is refused.
+import http from 'node:http';
+import tls from 'node:tls';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { SignatureV4 } from '@smithy/signature-v4';
+import { Sha256 } from '@aws-crypto/sha256-js';
+import { labDir, readLabConfig, readClusters, issuerJwks, mintServiceAccountToken } from '../../lib/lab.js';
+
+const dir = labDir();
+const cfg = readLabConfig(dir);
+const log = (msg: string) => console.log(`${new Date().toISOString()} ${msg}`);
+
+function issuer(): void {
+  const base = `http://127.0.0.1:${cfg.ports.issuer}`;
+  const discovery = (iss: string) => ({
+    issuer: iss,
+    jwks_uri: `${base}/keys`,
+    response_types_supported: ['id_token'],
+    subject_types_supported: ['public'],
+    id_token_signing_alg_values_supported: ['RS256'],
+    claims_supported: ['sub', 'iss'],
+  });
+  const server = http.createServer(async (req, res) => {
+    const send = (code: number, body: unknown) => {
+      res.writeHead(code, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(body));
+    };
+    try {
+      const path = new URL(req.url ?? '/', base).pathname;
+      const clusters = readClusters(dir); // re-read: `up` may have added a cluster
+      if (path === '/keys') return send(200, await issuerJwks(dir));
+      if (path === '/.well-known/openid-configuration') return send(200, discovery(clusters[cfg.vaultCluster] ?? base));
+      // Each EKS issuer is https://oidc.eks.<region>.amazonaws.com/id/<ID>; serve its
+      // discovery document under the same /id/<ID> path here.
+      const m = /^\/id\/([^/]+)\/\.well-known\/openid-configuration$/.exec(path);
+      const iss = m && Object.values(clusters).find((i) => i.endsWith(`/id/${m[1]}`));
+      if (iss) return send(200, discovery(iss));
+      if (path === '/healthz') return send(200, { ok: true });
+      send(404, { error: 'not found' });
+    } catch (e) {
+      send(500, { error: String(e) });
+    }
+  });
+  server.listen(cfg.ports.issuer, '127.0.0.1', () => log(`issuer listening on ${base}`));
+
+  // kubelet rotates projected tokens well before expiry; do the same for Vault's.
+  const refresh = async () => {
+    try {
+      await writeVaultToken();
+    } catch (e) {
+      log(`could not refresh the Vault server token: ${String(e)}`);
+    }
+  };
+  setInterval(refresh, 10 * 60 * 1000).unref();
+}
+
+async function writeVaultToken(): Promise<void> {
+  const { writeFileSync, renameSync } = await import('node:fs');
+  const file = join(dir, 'tokens', 'vault-vault.jwt');
+  const jwt = await mintServiceAccountToken('vault', 'vault', { cluster: cfg.vaultCluster, ttlSeconds: 3600, dir });
+  writeFileSync(`${file}.tmp`, jwt, { mode: 0o600 });
+  renameSync(`${file}.tmp`, file);
+}
+
+function stsProxy(): void {
+  const moto = { host: '127.0.0.1', port: cfg.ports.moto };
+  const allowed = new Set(['sts.amazonaws.com', `sts.${cfg.region}.amazonaws.com`]);
+  const secure = tls.createSecureContext({
+    key: readFileSync(join(dir, 'secrets', 'sts-key.pem')),
+    cert: readFileSync(join(dir, 'sts-cert.pem')),
+  });
+  const admin = JSON.parse(readFileSync(join(dir, 'secrets', 'aws-admin.json'), 'utf8')) as { accessKeyId: string; secretAccessKey: string };
+  const signer = new SignatureV4({ service: 'sts', region: cfg.region, sha256: Sha256, credentials: admin });
+
+  // Requests that arrive inside a CONNECT tunnel, already decrypted.
+  const inner = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', async () => {
+      try {
+        const body = Buffer.concat(chunks).toString('utf8');
+        const headers: Record<string, string> = {};
+        for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string') headers[k] = v;
+        const action = new URLSearchParams(body).get('Action') ?? '?';
+        // AWS serves AssumeRoleWithWebIdentity without a signature (the JWT is the
+        // credential) but moto, once enforcing, rejects unsigned requests. Sign it with
+        // the lab-admin user so that enforcement only ever bites where AWS would.
+        if (!headers.authorization && action === 'AssumeRoleWithWebIdentity') {
+          const signed = await signer.sign({
+            method: req.method ?? 'POST',
+            protocol: 'https:',
+            hostname: headers.host ?? 'sts.amazonaws.com',
+            path: req.url ?? '/',
+            headers: { host: headers.host ?? 'sts.amazonaws.com', 'content-type': headers['content-type'] ?? 'application/x-www-form-urlencoded' },
+            body,
+          });
+          Object.assign(headers, signed.headers);
+        }
+        headers['content-length'] = String(Buffer.byteLength(body));
+        const up = http.request({ ...moto, method: req.method, path: req.url, headers }, (ures) => {
+          log(`${headers.host} ${action} -> moto ${ures.statusCode}`);
+          res.writeHead(ures.statusCode ?? 502, ures.headers);
+          ures.pipe(res);
+        });
+        up.on('error', (e) => {
+          log(`moto unreachable: ${e.message}`);
+          res.writeHead(502).end();
+        });
+        up.end(body);
+      } catch (e) {
+        log(`proxy error: ${String(e)}`);
+        res.writeHead(500).end();
+      }
+    });
+  });
+
+  const outer = http.createServer((req, res) => {
+    if (req.url === '/healthz') {
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
+    } else {
+      res.writeHead(405).end('this proxy only tunnels (CONNECT) to AWS STS\n');
+    }
+  });
+  outer.on('connect', (req, socket, head) => {
+    const [host, port] = (req.url ?? '').split(':');
+    if (!host || !allowed.has(host) || (port ?? '443') !== '443') {
+      log(`refused CONNECT ${req.url}`);
+      socket.end('HTTP/1.1 403 Forbidden\r\n\r\n');
+      return;
+    }
+    socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+    if (head.length) socket.unshift(head);
+    const tlsSocket = new tls.TLSSocket(socket, { isServer: true, secureContext: secure });
+    tlsSocket.on('error', (e) => log(`tls error from client: ${e.message}`));
+    inner.emit('connection', tlsSocket);
+  });
+  outer.listen(cfg.ports.stsProxy, '127.0.0.1', () => log(`sts-proxy listening on 127.0.0.1:${cfg.ports.stsProxy} for ${[...allowed].join(', ')}`));
+}
+
+const mode = process.argv[2];
+if (mode === 'issuer') {
+  await writeVaultToken();
+  issuer();
+} else if (mode === 'sts-proxy') stsProxy();
+else {
+  console.error('usage: servers.ts issuer | sts-proxy');
+  process.exit(1);
+}

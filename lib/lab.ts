@@ -1,0 +1,268 @@
+// The runbook's view of the local lab (lab/bin/up): where its state lives, how to
+// reach its servers, and the two things only a lab can do — mint service-account
+// tokens for an emulated EKS cluster and switch moto's IAM enforcement at runtime.
+//
+// Layout of LAB_DIR (default <repo>/.lab), written by lab/bin/up:
+//   lab.json                 ports, region, versions, the cluster Vault "runs in"
+//   clusters/<name>.json     { name, issuer } as EKS DescribeCluster reported it
+//   secrets/ (0700)          root-token, issuer-key.pem, aws-admin.json, sts-ca-key.pem
+//   tokens/vault-vault.jwt   the Vault server's projected SA token (refreshed by the issuer)
+//   pids/<service>.pid, logs/<service>.log
+import { readFileSync, readdirSync, existsSync } from 'node:fs';
+import { createPrivateKey, createPublicKey, randomUUID, type KeyObject } from 'node:crypto';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { SignJWT, exportJWK, calculateJwkThumbprint, type JWK } from 'jose';
+
+export const LAB_NOT_RUNNING = 'the lab is not running: run `make lab-up`';
+export const SERVICES = ['moto', 'issuer', 'sts-proxy', 'vault'] as const;
+export type Service = (typeof SERVICES)[number];
+
+export class LabNotRunningError extends Error {
+  constructor(detail?: string) {
+    super(detail ? `${LAB_NOT_RUNNING} (${detail})` : LAB_NOT_RUNNING);
+    this.name = 'LabNotRunningError';
+  }
+}
+
+export interface LabConfig {
+  mode: 'process' | 'docker';
+  region: string;
+  accountId: string;
+  ports: { moto: number; vault: number; issuer: number; stsProxy: number };
+  /** The cluster whose issuer signs the Vault server's own SA token. */
+  vaultCluster: string;
+  vaultServerRoleArn: string;
+  vaultVersion: string;
+  motoVersion: string;
+}
+
+export interface LabEnv {
+  labDir: string;
+  awsEndpoint: string;
+  region: string;
+  accountId: string;
+  accessKeyId: string;
+  secretAccessKey: string;
+  vaultAddr: string;
+  vaultToken: string;
+  /** Loopback server that serves the clusters' discovery documents and JWKS. */
+  issuerUrl: string;
+  /** HTTPS proxy that carries the Vault process's STS calls to moto (see lab/lib/servers.ts). */
+  stsProxyUrl: string;
+  vaultCluster: string;
+  vaultServerRoleArn: string;
+  clusters: Record<string, string>;
+  /** The `https://oidc.eks.<region>.amazonaws.com/id/<ID>` issuer of a lab cluster. */
+  clusterIssuer(cluster?: string): string;
+}
+
+const repoRoot = resolve(fileURLToPath(new URL('..', import.meta.url)));
+
+/** LAB_DIR wins so a second lab (tests) can live beside the first. */
+export function labDir(): string {
+  return resolve(process.env.LAB_DIR ?? join(repoRoot, '.lab'));
+}
+
+export function readLabConfig(dir = labDir()): LabConfig {
+  const file = join(dir, 'lab.json');
+  if (!existsSync(file)) throw new LabNotRunningError(`no ${file}`);
+  return JSON.parse(readFileSync(file, 'utf8')) as LabConfig;
+}
+
+/** Clusters created in moto by lab/bin/up, name → issuer URL. */
+export function readClusters(dir = labDir()): Record<string, string> {
+  const cdir = join(dir, 'clusters');
+  const out: Record<string, string> = {};
+  if (!existsSync(cdir)) return out;
+  for (const f of readdirSync(cdir).filter((n) => n.endsWith('.json'))) {
+    const c = JSON.parse(readFileSync(join(cdir, f), 'utf8')) as { name: string; issuer: string };
+    out[c.name] = c.issuer;
+  }
+  return out;
+}
+
+/** Pid of a lab service if its process is alive, else undefined. */
+export function servicePid(service: Service, dir = labDir()): number | undefined {
+  const file = join(dir, 'pids', `${service}.pid`);
+  if (!existsSync(file)) return undefined;
+  const pid = Number(readFileSync(file, 'utf8').trim());
+  if (!Number.isInteger(pid) || pid <= 0) return undefined;
+  try {
+    process.kill(pid, 0);
+    return pid;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Everything a client needs to use the running lab. Throws LabNotRunningError
+ * (message: "the lab is not running: run `make lab-up`") unless every service
+ * process recorded by lab/bin/up is alive — a half-up lab is not up.
+ */
+export function readLabEnv(dir = labDir()): LabEnv {
+  const cfg = readLabConfig(dir);
+  const dead = SERVICES.filter((s) => servicePid(s, dir) === undefined);
+  if (dead.length) throw new LabNotRunningError(`not running: ${dead.join(', ')}`);
+  const admin = JSON.parse(readFileSync(join(dir, 'secrets', 'aws-admin.json'), 'utf8')) as {
+    accessKeyId: string;
+    secretAccessKey: string;
+  };
+  const clusters = readClusters(dir);
+  return {
+    labDir: dir,
+    awsEndpoint: `http://127.0.0.1:${cfg.ports.moto}`,
+    region: cfg.region,
+    accountId: cfg.accountId,
+    accessKeyId: admin.accessKeyId,
+    secretAccessKey: admin.secretAccessKey,
+    vaultAddr: `http://127.0.0.1:${cfg.ports.vault}`,
+    vaultToken: readFileSync(join(dir, 'secrets', 'root-token'), 'utf8').trim(),
+    issuerUrl: `http://127.0.0.1:${cfg.ports.issuer}`,
+    stsProxyUrl: `http://127.0.0.1:${cfg.ports.stsProxy}`,
+    vaultCluster: cfg.vaultCluster,
+    vaultServerRoleArn: cfg.vaultServerRoleArn,
+    clusters,
+    clusterIssuer(cluster = cfg.vaultCluster) {
+      const iss = clusters[cluster];
+      if (!iss) throw new Error(`cluster "${cluster}" is not in the lab: run \`CLUSTER_NAME=${cluster} make lab-up\``);
+      return iss;
+    },
+  };
+}
+
+// ---- signing key -------------------------------------------------------------
+// One RSA key per lab plays the part of every lab cluster's service-account
+// signer; its JWK thumbprint is the `kid`, as kube-apiserver does it.
+
+export function issuerPrivateKey(dir = labDir()): KeyObject {
+  const file = join(dir, 'secrets', 'issuer-key.pem');
+  if (!existsSync(file)) throw new LabNotRunningError(`no signing key ${file}`);
+  return createPrivateKey(readFileSync(file));
+}
+
+export async function issuerJwks(dir = labDir()): Promise<{ keys: JWK[] }> {
+  const pub = createPublicKey(issuerPrivateKey(dir));
+  const jwk = await exportJWK(pub);
+  const kid = await calculateJwkThumbprint(jwk);
+  return { keys: [{ ...jwk, kid, use: 'sig', alg: 'RS256' }] };
+}
+
+export interface MintOptions {
+  /** Lab cluster whose issuer goes into `iss` (default: the one Vault runs in). */
+  cluster?: string;
+  audience?: string;
+  ttlSeconds?: number;
+  dir?: string;
+}
+
+/**
+ * A JWT shaped like a projected service-account token for IRSA
+ * (aud sts.amazonaws.com, sub system:serviceaccount:<ns>:<sa>, RS256, kid from
+ * the JWKS). Reads only files, so it also works while the servers are starting.
+ */
+export async function mintServiceAccountToken(ns: string, sa: string, opts: MintOptions = {}): Promise<string> {
+  const dns1123 = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+  if (!dns1123.test(ns) || ns.length > 63) throw new Error(`"${ns}" is not a valid namespace name`);
+  if (!/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(sa) || sa.length > 253)
+    throw new Error(`"${sa}" is not a valid service account name`);
+  const dir = opts.dir ?? labDir();
+  const cfg = readLabConfig(dir);
+  const cluster = opts.cluster ?? cfg.vaultCluster;
+  const iss = readClusters(dir)[cluster];
+  if (!iss) throw new Error(`cluster "${cluster}" is not in the lab: run \`CLUSTER_NAME=${cluster} make lab-up\``);
+  const key = issuerPrivateKey(dir);
+  const [jwk] = (await issuerJwks(dir)).keys;
+  const now = Math.floor(Date.now() / 1000);
+  return new SignJWT({
+    'kubernetes.io': {
+      namespace: ns,
+      serviceaccount: { name: sa, uid: randomUUID() },
+    },
+  })
+    .setProtectedHeader({ alg: 'RS256', kid: jwk!.kid!, typ: 'JWT' })
+    .setIssuer(iss)
+    .setSubject(`system:serviceaccount:${ns}:${sa}`)
+    .setAudience(opts.audience ?? 'sts.amazonaws.com')
+    .setIssuedAt(now)
+    .setNotBefore(now)
+    .setExpirationTime(now + (opts.ttlSeconds ?? 3600))
+    .sign(key);
+}
+
+// ---- moto IAM enforcement ----------------------------------------------------
+// moto checks signatures and identity policies only once it has served
+// INITIAL_NO_AUTH_ACTION_COUNT requests; `POST /moto-api/reset-auth <n>` sets that
+// count and restarts the counter, so "0" enforces from the next request on and
+// "inf" switches checks off. With checks on, a caller must be a real moto
+// principal (the lab's `lab-admin` user, or an assumed role whose attached and
+// inline policies are evaluated) — which is how the guide's
+// "not authorized to perform: iam:GetRole" deny is reproduced.
+
+/** Returns the previous count (Infinity = checks were off) and whether checks were on. */
+export async function setMotoEnforcement(on: boolean, env: Pick<LabEnv, 'awsEndpoint'> = readLabEnv()): Promise<{ previous: number; wasOn: boolean }> {
+  return resetMotoAuth(on ? 0 : Infinity, env);
+}
+
+/** Low level: enforce after `count` more requests (Infinity = never). */
+export async function resetMotoAuth(count: number, env: Pick<LabEnv, 'awsEndpoint'> = readLabEnv()): Promise<{ previous: number; wasOn: boolean }> {
+  const res = await fetch(`${env.awsEndpoint}/moto-api/reset-auth`, { method: 'POST', body: Number.isFinite(count) ? String(count) : 'inf' });
+  if (!res.ok) throw new Error(`moto refused reset-auth: HTTP ${res.status} ${await res.text()}`);
+  const raw = ((await res.json()) as { PREVIOUS_INITIAL_NO_AUTH_ACTION_COUNT: string }).PREVIOUS_INITIAL_NO_AUTH_ACTION_COUNT;
+  const previous = /^inf/i.test(raw) ? Infinity : Number(raw); // Python prints float('inf') as "inf"
+  return { previous, wasOn: Number.isFinite(previous) };
+}
+
+export interface AssumedCredentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+  sessionToken: string;
+  arn: string;
+}
+
+/**
+ * AssumeRoleWithWebIdentity against moto with a lab SA token — what a pod's SDK does
+ * with AWS_ROLE_ARN + AWS_WEB_IDENTITY_TOKEN_FILE. AWS accepts this call unsigned, but
+ * moto (while enforcing) rejects unsigned requests with HTTP 500, so it is signed with
+ * the lab-admin keys, as the lab's STS proxy does for the Vault process. Use it to see
+ * moto's full AccessDenied text for a role (aws-sdk-go v1, i.e. Vault, cannot parse
+ * moto's auth-error envelope and shows only "status code: 403").
+ */
+export async function assumeRoleWithWebIdentity(roleArn: string, webIdentityToken: string, sessionName = 'lab', env: LabEnv = readLabEnv()): Promise<AssumedCredentials> {
+  const { SignatureV4 } = await import('@smithy/signature-v4');
+  const { Sha256 } = await import('@aws-crypto/sha256-js');
+  const url = new URL(env.awsEndpoint);
+  const body = new URLSearchParams({
+    Action: 'AssumeRoleWithWebIdentity',
+    Version: '2011-06-15',
+    RoleArn: roleArn,
+    RoleSessionName: sessionName,
+    WebIdentityToken: webIdentityToken,
+  }).toString();
+  const signer = new SignatureV4({ service: 'sts', region: env.region, sha256: Sha256, credentials: { accessKeyId: env.accessKeyId, secretAccessKey: env.secretAccessKey } });
+  const signed = await signer.sign({
+    method: 'POST',
+    protocol: url.protocol,
+    hostname: url.hostname,
+    port: Number(url.port),
+    path: '/',
+    headers: { host: url.host, 'content-type': 'application/x-www-form-urlencoded' },
+    body,
+  });
+  const res = await fetch(env.awsEndpoint + '/', { method: 'POST', headers: signed.headers, body });
+  const xml = await res.text();
+  const tag = (t: string) => new RegExp(`<${t}>([^<]*)</${t}>`).exec(xml)?.[1];
+  if (!res.ok || !tag('AccessKeyId')) throw new Error(`AssumeRoleWithWebIdentity ${roleArn} failed: HTTP ${res.status} ${tag('Message') ?? xml.slice(0, 200)}`);
+  return { accessKeyId: tag('AccessKeyId')!, secretAccessKey: tag('SecretAccessKey')!, sessionToken: tag('SessionToken')!, arn: tag('Arn')! };
+}
+
+/** Runs fn with moto enforcement on (or off) and restores the previous setting. */
+export async function withMotoEnforcement<T>(on: boolean, fn: () => Promise<T>, env: Pick<LabEnv, 'awsEndpoint'> = readLabEnv()): Promise<T> {
+  const { previous } = await setMotoEnforcement(on, env);
+  try {
+    return await fn();
+  } finally {
+    await resetMotoAuth(previous, env);
+  }
+}
