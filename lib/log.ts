@@ -6,6 +6,14 @@ export type Outcome = 'created' | 'updated' | 'deleted' | 'unchanged' | 'skipped
 
 type Sink = (line: string) => void;
 
+// `make plan | head` closes the pipe early: that is not an error worth a stack.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw e;
+  });
+}
+
 let out: Sink = (l) => process.stdout.write(l + '\n');
 let err: Sink = (l) => process.stderr.write(l + '\n');
 let jsonMode = false;

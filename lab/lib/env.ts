@@ -12,6 +12,9 @@ try {
     ['AWS_SECRET_ACCESS_KEY', e.secretAccessKey],
     ['VAULT_ADDR', e.vaultAddr],
     ['VAULT_TOKEN', e.vaultToken],
+    // Vault reaches AWS through the lab's front for moto (see lab/lib/servers.ts).
+    ['VAULT_AWS_ENDPOINT_URL', e.stsProxyUrl],
+    ['CLUSTER_NAME', e.vaultCluster],
     ['LAB_ISSUER_URL', e.issuerUrl],
     ['LAB_DIR', e.labDir],
   ];

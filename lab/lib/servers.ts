@@ -87,8 +87,15 @@ function stsProxy(): void {
   const admin = JSON.parse(readFileSync(join(dir, 'secrets', 'aws-admin.json'), 'utf8')) as { accessKeyId: string; secretAccessKey: string };
   const signer = new SignatureV4({ service: 'sts', region: cfg.region, sha256: Sha256, credentials: admin });
 
-  // Requests that arrive inside a CONNECT tunnel, already decrypted.
-  const inner = http.createServer((req, res) => {
+  // moto wraps errors as <ErrorResponse><Errors><Error>; aws-sdk-go v1 (Vault)
+  // only parses <ErrorResponse><Error>, and would turn AWS's "not authorized to
+  // perform: iam:GetRole" into a bare "status code: 403". Unwrap it so Vault
+  // shows the guide's own error text.
+  const unwrapErrors = (xml: string): string => xml.replace(/<Errors>\s*(<Error>[\s\S]*?<\/Error>)\s*<\/Errors>/, '$1');
+
+  // Forward one request to moto: both the decrypted STS tunnel and plain HTTP
+  // (Vault's iam_endpoint / sts_endpoint in the lab point here).
+  const forward = (req: http.IncomingMessage, res: http.ServerResponse): void => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', async () => {
@@ -114,8 +121,19 @@ function stsProxy(): void {
         headers['content-length'] = String(Buffer.byteLength(body));
         const up = http.request({ ...moto, method: req.method, path: req.url, headers }, (ures) => {
           log(`${headers.host} ${action} -> moto ${ures.statusCode}`);
-          res.writeHead(ures.statusCode ?? 502, ures.headers);
-          ures.pipe(res);
+          if ((ures.statusCode ?? 500) < 400) {
+            res.writeHead(ures.statusCode ?? 502, ures.headers);
+            ures.pipe(res);
+            return;
+          }
+          const out: Buffer[] = [];
+          ures.on('data', (c: Buffer) => out.push(c));
+          ures.on('end', () => {
+            const text = unwrapErrors(Buffer.concat(out).toString('utf8'));
+            const h = { ...ures.headers, 'content-length': String(Buffer.byteLength(text)) };
+            delete h['transfer-encoding'];
+            res.writeHead(ures.statusCode ?? 502, h).end(text);
+          });
         });
         up.on('error', (e) => {
           log(`moto unreachable: ${e.message}`);
@@ -127,13 +145,16 @@ function stsProxy(): void {
         res.writeHead(500).end();
       }
     });
-  });
+  };
+
+  // Requests that arrive inside a CONNECT tunnel, already decrypted.
+  const inner = http.createServer(forward);
 
   const outer = http.createServer((req, res) => {
     if (req.url === '/healthz') {
       res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
     } else {
-      res.writeHead(405).end('this proxy only tunnels (CONNECT) to AWS STS\n');
+      forward(req, res);
     }
   });
   outer.on('connect', (req, socket, head) => {

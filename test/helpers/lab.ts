@@ -27,6 +27,7 @@ export function labEnvVars(overrides: Record<string, string> = {}): Record<strin
     AWS_SECRET_ACCESS_KEY: l.secretAccessKey,
     VAULT_ADDR: l.vaultAddr,
     VAULT_TOKEN: l.vaultToken,
+    VAULT_AWS_ENDPOINT_URL: l.stsProxyUrl,
     ...overrides,
   };
 }
