@@ -23,13 +23,24 @@ async function readRole(ctx: Ctx, vault: Vault): Promise<Record<string, unknown>
   return (res?.data ?? undefined) as Record<string, unknown> | undefined;
 }
 
-/** Vault's answer when its own AWS identity may not call iam:GetRole, with the way out. */
+/**
+ * Vault's answer when it cannot resolve the bound ARN (iam:GetRole as its own
+ * AWS identity), turned into the guide's troubleshooting sentence with the way
+ * out. Where Vault's text lost AWS's detail (an error body its SDK could not
+ * parse leaves only "status code: 403"), the likely cause is still named.
+ */
 export function explainGetRoleDenied(err: unknown, ctx: Pick<Ctx, 'config'>): unknown {
-  if (!(err instanceof RunbookError) || !/iam:GetRole/.test(err.message)) return err;
+  if (!(err instanceof RunbookError) || !/unable to resolve ARN|iam:GetRole/.test(err.message)) return err;
+  if (/NoSuchEntity/.test(err.message)) return err;
+  const vaultSaid = err.message.replace(/^Vault POST \S+ failed \(HTTP \d+\): /, '').replace(/[:\s]+$/, '');
+  const who = ctx.config.vaultServerIdentity === 'role' ? `the Vault server's AWS identity (role ${ctx.config.vaultServerRoleName})` : "the Vault server's AWS identity (the node's role)";
   const fix = ctx.config.vaultServerIdentity === 'role'
-    ? `the Vault server's AWS identity (role ${ctx.config.vaultServerRoleName}) may not call iam:GetRole: run \`make step-03\` to give it its policy, then run this step again`
-    : 'the Vault server runs with the node\'s AWS identity, which may not call iam:GetRole: set VAULT_SERVER_IDENTITY=role and run steps 03-04, or see `make troubleshoot`';
-  return new RemoteError('vault', `POST ${rolePath(ctx)}`, `${err.message} — ${fix}`, (err as RemoteError).code);
+    ? 'run `make step-03` to give that role its iam:GetRole policy, then run this step again'
+    : 'set VAULT_SERVER_IDENTITY=role and run steps 03-04, or see `make troubleshoot`';
+  if (/iam:GetRole/.test(vaultSaid)) {
+    return new RemoteError('vault', `POST ${rolePath(ctx)}`, `Vault could not write ${rolePath(ctx)}: ${vaultSaid} (the guide's "implicit deny": ${who} needs iam:GetRole): ${fix}`, (err as RemoteError).code);
+  }
+  return new RemoteError('vault', `POST ${rolePath(ctx)}`, `Vault could not write ${rolePath(ctx)}: ${vaultSaid} — ${who} is most likely not authorized to perform: iam:GetRole (the guide's "implicit deny"): ${fix}`, (err as RemoteError).code);
 }
 
 export const step = defineStep({

@@ -38,7 +38,7 @@ const rolePath = () => `auth/${AUTH}/role/${vaultRoleName(config)}`;
 
 test.before(async () => {
   const l = lab();
-  config = labConfig({ CLUSTER_NAME: l.vaultCluster, VAULT_AUTH_MOUNT: AUTH, VAULT_POLICY_NAME: `pol-t09-${id}` });
+  config = labConfig({ CLUSTER_NAME: l.vaultCluster, VAULT_AWS_ENDPOINT_URL: l.stsProxyUrl, VAULT_AUTH_MOUNT: AUTH, VAULT_POLICY_NAME: `pol-t09-${id}` });
   iam = new IAMClient({ region: l.region, endpoint: l.awsEndpoint, credentials: { accessKeyId: l.accessKeyId, secretAccessKey: l.secretAccessKey } });
   const r = await run([s01, s02, s03, s05, s08], config);
   assert.is(r.error, undefined, r.output);
@@ -77,7 +77,9 @@ test('with iam:GetRole removed, step 09 fails with the guide\'s implicit deny, w
   const f = formatError(r.error);
   assert.is(f.exitCode, 4);
   assert.match(f.text, /unable to resolve ARN .* to internal ID/);
+  if (process.env.SHOW) console.error(f.text);
   assert.match(f.text, `assumed-role/${config.vaultServerRoleName}/`);
+  assert.is(f.text.split('\n').length, 1, f.text);
   assert.match(f.text, 'is not authorized to perform: iam:GetRole');
   assert.match(f.text, 'make step-03');
   assert.is(mutating(r).length, 1, 'the one refused write');
