@@ -156,7 +156,7 @@ async function runOne(step: Step, ctx: Ctx, opts: RunOptions): Promise<StepResul
     changed = true;
   }
 
-  result.status = opts.mode === 'dry-run' ? (changed ? 'planned' : 'unchanged') : changed ? 'changed' : skipped ? 'skipped' : 'unchanged';
+  result.status = changed ? (opts.mode === 'dry-run' ? 'planned' : 'changed') : skipped ? 'skipped' : 'unchanged';
   if (opts.mode === 'apply' && opts.verify !== false && step.verify && result.status !== 'skipped') {
     const t0 = performance.now();
     result.verified = await step.verify(ctx);

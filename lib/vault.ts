@@ -21,15 +21,19 @@ export function describeVaultError(method: string, path: string, err: unknown, a
   if (err instanceof RunbookError) return err;
   const e = (err ?? {}) as VaultLikeError;
   const net = e.code ?? e.cause?.code ?? /(ECONNREFUSED|ENOTFOUND|ETIMEDOUT|ECONNRESET|EAI_AGAIN)/.exec(e.message ?? '')?.[1];
-  if (net && /ECONNREFUSED|ENOTFOUND|ETIMEDOUT|ECONNRESET|EAI_AGAIN/.test(net)) {
-    return new RemoteError('vault', `${method} ${path}`, `Vault at VAULT_ADDR=${addr} does not answer (${net}): start it (lab: make lab-up) or set VAULT_ADDR to your Vault`, net);
+  // fetch refuses some addresses (bad ports) with a bare "fetch failed": unreachable all the same.
+  const unreachable = (net && /ECONNREFUSED|ENOTFOUND|ETIMEDOUT|ECONNRESET|EAI_AGAIN|ECONNABORTED|TimeoutError|UND_ERR/.test(net)) || (!e.response && /fetch failed|timeout|aborted|socket hang up/i.test(e.message ?? ''));
+  if (unreachable) {
+    return new RemoteError('vault', `${method} ${path}`, `Vault at VAULT_ADDR=${addr} does not answer (${net ?? (e.message ?? 'no answer').split('\n')[0]}): start it (lab: make lab-up) or set VAULT_ADDR to your Vault`, net);
   }
   const status = e.response?.statusCode;
   const detail = (e.response?.body?.errors ?? []).join('; ') || e.message || 'no detail';
   if (status === 403 && /permission denied|invalid token/i.test(detail)) {
     return new ConfigError(`Vault at ${addr} rejected VAULT_TOKEN (permission denied on ${method} ${path}): set VAULT_TOKEN to a valid token with rights to configure Vault (lab: eval "$(make -s lab-env)")`);
   }
-  return new RemoteError('vault', `${method} ${path}`, `Vault ${method} ${path} failed${status ? ` (HTTP ${status})` : ''}: ${detail.split('\n')[0]}`, status ? String(status) : undefined);
+  // Vault's multi-line errors carry the cause on later lines (e.g. AWS's status code): keep them on one line.
+  const oneLine = detail.split('\n').map((l) => l.trim()).filter(Boolean).join(' ');
+  return new RemoteError('vault', `${method} ${path}`, `Vault ${method} ${path} failed${status ? ` (HTTP ${status})` : ''}: ${oneLine}`, status ? String(status) : undefined);
 }
 
 export class Vault {

@@ -165,6 +165,7 @@ async function installAction(ctx: Ctx): Promise<Action> {
       await helmRepoAdd(VAULT_REPO.name, VAULT_REPO.url, config);
       await helmUpgradeInstall({ release: VAULT_RELEASE, chart: VAULT_CHART, namespace: ns, set: vaultHelmSet(roleArn), extra: ['--wait', '--timeout', '10m'], config });
       await kubectl(['wait', '--for=condition=Ready', `pod/${VAULT_POD}`, '-n', ns, '--timeout=300s'], { config });
+      ctx.state.markCreated(`helm-release:${ns}/${VAULT_RELEASE}`);
     },
   };
 }

@@ -45,6 +45,7 @@ export const step = defineStep({
         commands: [authEnableCommand(config)],
         apply: async () => {
           await vault.write(`sys/auth/${config.authMount}`, { type: 'aws', description: AUTH_DESCRIPTION });
+          ctx.state.markCreated(`vault-auth:${config.authMount}`);
         },
       },
     ];

@@ -60,6 +60,7 @@ export const step = defineStep({
         commands: [kvEnableCommand(config)],
         apply: async () => {
           await vault.write(`sys/mounts/${config.kvMount}`, { type: 'kv', description: KV_DESCRIPTION, options: { version: '2' } });
+          ctx.state.markCreated(`vault-kv:${config.kvMount}`);
         },
       },
     ];

@@ -53,6 +53,7 @@ export const step = defineStep({
         commands: policyCommands(config),
         apply: async () => {
           await vault.write(`sys/policies/acl/${config.vaultPolicyName}`, { policy: wanted });
+          if (live === undefined) ctx.state.markCreated(`vault-policy:${config.vaultPolicyName}`);
         },
       },
     ];

@@ -66,6 +66,7 @@ export const step = defineStep({
     const write = async (): Promise<void> => {
       try {
         await vault.write(rolePath(ctx), rolePayload(config, roleArn));
+        if (!live) ctx.state.markCreated(`vault-role:${config.authMount}/${vaultRoleName(config)}`);
       } catch (err) {
         throw explainGetRoleDenied(err, ctx);
       }

@@ -74,7 +74,7 @@ test('dry-run: the guide\'s manual commands with real values, no token, no write
   assert.is(r.error, undefined, r.output);
   assert.is(mutating(r).length, 0, JSON.stringify(mutating(r)));
   // dry-run reports a skipped step as unchanged
-  assert.equal(r.results.map((x) => x.status), ['unchanged', 'planned', 'planned', 'planned', 'planned', 'planned']);
+  assert.equal(r.results.map((x) => x.status), ['skipped', 'planned', 'planned', 'planned', 'planned', 'planned']);
   assert.match(r.output, `a Vault already answers at VAULT_ADDR=${config.vaultAddr}`);
   assert.match(r.output, `kubectl exec -n vault vault-0 -- vault auth enable -path=${AUTH} aws`);
   assert.match(r.output, `kubectl exec -n vault vault-0 -- vault secrets enable -path=${KV} -version=2 kv`);
