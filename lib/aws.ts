@@ -53,7 +53,8 @@ interface AwsLikeError {
   name?: string;
   code?: string;
   message?: string;
-  $metadata?: { httpStatusCode?: number };
+  $metadata?: { httpStatusCode?: number; attempts?: number };
+  $retryable?: { throttling?: boolean };
   cause?: { code?: string };
 }
 
@@ -80,7 +81,12 @@ export function describeAwsError(service: string, action: string, err: unknown, 
   if (name === 'AccessDenied' || name === 'AccessDeniedException' || e.$metadata?.httpStatusCode === 403) {
     return new RemoteError(service, action, `AWS denied ${service}:${action}: ${msg} — grant this permission to the identity the runbook uses`, name);
   }
-  return new RemoteError(service, action, `AWS ${service}:${action} failed (${name}): ${msg}`, name);
+  // Throttling and 5xx are retried by the SDK: say that the retry budget is spent, and what to do.
+  const status = e.$metadata?.httpStatusCode ?? 0;
+  const attempts = e.$metadata?.attempts ?? 0;
+  const transient = status >= 500 || status === 429 || Boolean(e.$retryable?.throttling) || /Throttl|RequestLimitExceeded|TooManyRequests|SlowDown/.test(name);
+  const spent = transient && attempts > 0 ? ` — gave up after ${attempts} attempt${attempts === 1 ? '' : 's'}: try again later, or raise AWS_MAX_ATTEMPTS` : '';
+  return new RemoteError(service, action, `AWS ${service}:${action} failed (${name}): ${msg}${spent}`, name);
 }
 
 /** Send a command; failures become RunbookErrors. `expect` names error codes the caller handles itself. */
