@@ -56,10 +56,12 @@ export async function roleAction(ctx: Ctx, name: string, trust: PolicyDocument, 
       change: 'create',
       commands: createRoleCommands(ctx, name, serialize(trust), description),
       apply: async () => {
+        // Recorded before the call: a run killed after IAM made the role, before the answer
+        // arrived, must still leave it to teardown (a record of a role never made reads "already gone").
+        state.markCreated(`iam-role:${name}`);
         const res = await send(config, 'iam', 'CreateRole', () =>
           ctx.aws.iam.send(new CreateRoleCommand({ RoleName: name, AssumeRolePolicyDocument: serialize(trust), Description: description, Tags: TAGS })));
         if (isNotFound(res) || !res.Role?.Arn) throw new Error('CreateRole returned no role');
-        state.markCreated(`iam-role:${name}`);
         onArn(res.Role.Arn);
         await waitForRole(ctx, name);
       },

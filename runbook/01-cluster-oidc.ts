@@ -90,9 +90,10 @@ export const step = defineStep({
         note,
         commands: [createProviderCommand(v, tp.thumbprint)],
         apply: async () => {
+          // Recorded first, so a run killed between IAM's create and its answer still leaves it to teardown.
+          state.markCreated(`oidc-provider:${providerArn}`);
           await send(config, 'iam', 'CreateOpenIDConnectProvider', () =>
             ctx.aws.iam.send(new CreateOpenIDConnectProviderCommand({ Url: issuer, ClientIDList: [STS_AUDIENCE], ThumbprintList: [tp.thumbprint], Tags: TAGS })));
-          state.markCreated(`oidc-provider:${providerArn}`);
         },
       }];
     }

@@ -53,9 +53,10 @@ async function policyAction(ctx: Ctx, arn: string): Promise<Action> {
       change: 'create',
       commands: [heredoc(POLICY_FILE, serialize(wanted)), awsCli(config, 'iam', 'create-policy', '--policy-name', config.policyName, '--description', POLICY_DESCRIPTION, '--policy-document', `file://${POLICY_FILE}`, '--tags', 'Key=managed-by,Value=vault-irsa-runbook')],
       apply: async () => {
+        // Recorded first, so a run killed between IAM's create and its answer still leaves it to teardown.
+        state.markCreated(`iam-policy:${arn}`);
         await send(config, 'iam', 'CreatePolicy', () =>
           ctx.aws.iam.send(new CreatePolicyCommand({ PolicyName: config.policyName, Description: POLICY_DESCRIPTION, PolicyDocument: serialize(wanted), Tags: TAGS })));
-        state.markCreated(`iam-policy:${arn}`);
       },
     };
   }
