@@ -7,7 +7,6 @@ STEP_FILE = $(firstword $(wildcard runbook/$(1)-*.ts))
 LAB_ENV = eval "$$(lab/bin/env)" &&
 
 .PHONY: help deps all plan verify troubleshoot teardown reference lab lab-up lab-down lab-env lab-status lab-reset test bench typecheck
-.PHONY: step-01 step-02 step-03 step-04 step-05 step-06 step-07 step-08 step-09 step-10 step-11 step-12 step-13
 
 help: ## list the targets (and: make step-NN, one step; DRY_RUN=1 or PRINT=1 to only show it)
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z0-9-]+):.*## (.*)/  make \1\t\2/' | expand -t 24

@@ -105,6 +105,26 @@ test('a step needing an earlier one names it (exit 3)', async () => {
   }
 });
 
+test('`make step-01 PRINT=1` goes through make and still makes no network call', async () => {
+  const t = await trap();
+  try {
+    const env = cleanEnv({ AWS_REGION: 'us-east-1', AWS_ENDPOINT_URL: t.url, VAULT_ADDR: t.url });
+    const r = await new Promise<{ code: number; out: string }>((resolve) => {
+      const p = spawn('make', ['-s', 'step-01', 'PRINT=1'], { cwd: root, env });
+      let out = '';
+      p.stdout.on('data', (d) => (out += d));
+      p.stderr.on('data', (d) => (out += d));
+      p.on('close', (code) => resolve({ code: code ?? -1, out }));
+    });
+    assert.is(r.code, 0, r.out);
+    assert.match(r.out, '== 01 Cluster OIDC provider');
+    assert.match(r.out, 'aws iam create-open-id-connect-provider');
+    assert.is(t.count(), 0);
+  } finally {
+    await t.close();
+  }
+});
+
 test('make help lists the targets', () => {
   const r = spawnSync('make', ['-s', 'help'], { cwd: root, encoding: 'utf8' });
   assert.is(r.status, 0);
