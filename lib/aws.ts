@@ -66,7 +66,7 @@ export function describeAwsError(service: string, action: string, err: unknown, 
   const netCode = e.code ?? e.cause?.code ?? (/(ECONNREFUSED|ENOTFOUND|ETIMEDOUT|ECONNRESET|EAI_AGAIN)/.exec(e.message ?? '')?.[1]);
   const where = config.awsEndpoint ? `AWS endpoint ${config.awsEndpoint}` : `AWS in ${config.region}`;
   if (netCode && /ECONNREFUSED|ENOTFOUND|ETIMEDOUT|ECONNRESET|EAI_AGAIN/.test(netCode)) {
-    return new RemoteError(service, action, `${where} does not answer (${netCode}) during ${service}:${action}: check AWS_ENDPOINT_URL and the network${config.awsEndpoint ? ' (lab: make lab-up)' : ''}`, netCode);
+    return new RemoteError(service, action, `${where} does not answer (${netCode}) during ${service}:${action}: check ${netCode === 'ENOTFOUND' && !config.awsEndpoint ? `AWS_REGION (${config.region} has no ${service} endpoint)` : 'AWS_ENDPOINT_URL'} and the network${config.awsEndpoint ? ' (lab: make lab-up)' : ''}`, netCode);
   }
   if (name === 'CredentialsProviderError' || /Could not load credentials|credential/i.test(e.message ?? '') && !e.$metadata?.httpStatusCode) {
     return new ConfigError(`no AWS credentials were found${config.profile ? ` for AWS_PROFILE=${config.profile}` : ''}: set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (lab: eval "$(make -s lab-env)")`);
@@ -75,8 +75,10 @@ export function describeAwsError(service: string, action: string, err: unknown, 
     return new ConfigError(`AWS rejected the credentials (${name}) during ${service}:${action}: refresh them (aws sso login, or new keys) or pick another AWS_PROFILE`);
   }
   const msg = (e.message ?? String(err)).split('\n')[0];
-  if (/Deserialization error|XML parse error|Unexpected token/.test(e.message ?? '')) {
-    return new RemoteError(service, action, `${where} answered ${service}:${action} with something that is not an AWS response${config.awsEndpoint ? ': the emulator may not implement this action' : ''}`, 'BadResponse');
+  // Not AWS at all (a web server, Vault, an emulator that crashed): no AWS error code in the answer.
+  if (/Deserialization error|XML parse error|Unexpected token/.test(e.message ?? '') || (name === 'Unknown' && (e.message ?? 'Unknown') === 'Unknown')) {
+    const http = e.$metadata?.httpStatusCode ? ` (HTTP ${e.$metadata.httpStatusCode})` : '';
+    return new RemoteError(service, action, `${where} answered ${service}:${action} with something that is not an AWS response${http}${config.awsEndpoint ? `: check that AWS_ENDPOINT_URL is AWS or its emulator, and AWS_REGION ${config.region} (an emulator may not implement this action or region)` : ''}`, 'BadResponse');
   }
   if (name === 'AccessDenied' || name === 'AccessDeniedException' || e.$metadata?.httpStatusCode === 403) {
     return new RemoteError(service, action, `AWS denied ${service}:${action}: ${msg} — grant this permission to the identity the runbook uses`, name);

@@ -85,7 +85,9 @@ export class Vault {
       const res = await fetch(`${this.addr.replace(/\/$/, '')}/v1/sys/health?standbyok=true&uninitcode=200&sealedcode=200`, {
         signal: AbortSignal.timeout(5000),
       });
-      const body = (await res.json()) as { initialized: boolean; sealed: boolean; version?: string };
+      const body = (await res.json().catch(() => undefined)) as { initialized: boolean; sealed: boolean; version?: string } | undefined;
+      // Something else answers there (another service on the port, a proxy's error page).
+      if (typeof body?.initialized !== 'boolean') throw new RemoteError('vault', 'GET sys/health', `the server at VAULT_ADDR=${this.addr} is not Vault (sys/health answered HTTP ${res.status} without Vault's status): set VAULT_ADDR to your Vault`, 'NotVault');
       return body;
     } catch (err) {
       throw describeVaultError('GET', 'sys/health', err, this.addr);
