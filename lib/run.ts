@@ -173,7 +173,7 @@ export async function runSteps(steps: Step[], opts: RunOptions): Promise<StepRes
   try {
     const config = opts.config ?? loadConfig();
     const state = new State(config.stateFile, config, opts.mode === 'apply');
-    if (opts.mode === 'apply') release = acquireLock(config.stateFile, state.key);
+    if (opts.mode === 'apply') release = acquireLock(state.key);
     const ctx = makeCtx(config, state, opts.mode, opts.yes);
     if (opts.mode === 'dry-run') log.line(log.paint('cyan', 'dry run: live state is read, nothing is written'));
     for (const step of steps) {

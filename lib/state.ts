@@ -3,6 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
+import os from 'node:os';
 import type { Config } from './config.js';
 import { ConfigError, LockError } from './errors.js';
 
@@ -118,8 +119,9 @@ export class State {
  * One run at a time per cluster: a lock file holding the pid. A lock whose
  * process is gone is stale and taken over.
  */
-export function acquireLock(stateFile: string, key: string): () => void {
-  const dir = path.dirname(stateFile);
+export function acquireLock(key: string, dir = defaultLockDir()): () => void {
+  // Locks live in one place per machine, not beside the state file, so two runs
+  // against the same cluster exclude each other even with different STATE_FILEs.
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   const file = path.join(dir, `lock-${crypto.createHash('sha256').update(key).digest('hex').slice(0, 12)}`);
   for (let attempt = 0; attempt < 2; attempt++) {
@@ -149,6 +151,10 @@ export function acquireLock(stateFile: string, key: string): () => void {
     }
   }
   throw new LockError(`could not take the lock for ${key}: remove ${file} and run again`);
+}
+
+export function defaultLockDir(): string {
+  return process.env.VAULT_IRSA_LOCK_DIR ?? path.join(os.tmpdir(), `vault-irsa-runbook-locks-${process.getuid?.() ?? 'user'}`);
 }
 
 function isAlive(pid: number): boolean {

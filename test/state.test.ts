@@ -54,23 +54,35 @@ test('a corrupted state file is one clear sentence', () => {
 });
 
 test('the lock refuses a second live holder and takes over a stale one', async () => {
-  const file = path.join(tmp(), 'state.json');
+  const file = path.join(tmp(), 'locks', 'lock');
   const key = contextKey(cfg('locked'));
   const sleeper = spawn('sleep', ['30']);
-  const release = acquireLock(file, key);
+  const release = acquireLock(key, path.dirname(file));
   const name = fs.readdirSync(path.dirname(file)).find((f) => f.startsWith('lock-'))!;
   release();
   // A live other process holds the lock.
   fs.writeFileSync(path.join(path.dirname(file), name), `${sleeper.pid}\n`);
   try {
-    assert.throws(() => acquireLock(file, key), (e: unknown) => e instanceof LockError && /another run \(pid \d+\)/.test((e as Error).message));
+    assert.throws(() => acquireLock(key, path.dirname(file)), (e: unknown) => e instanceof LockError && /another run \(pid \d+\)/.test((e as Error).message));
   } finally {
     sleeper.kill();
   }
   await new Promise((r) => sleeper.once('exit', r));
   // Its holder is gone: the lock is stale and taken over.
-  const again = acquireLock(file, key);
+  const again = acquireLock(key, path.dirname(file));
   again();
+});
+
+test('two state files for the same cluster share one lock', () => {
+  const dir = path.join(tmp(), 'locks');
+  const a = parseConfig({ AWS_REGION: 'us-east-1', CLUSTER_NAME: 'shared', STATE_FILE: '/tmp/a/state.json' }).config;
+  const b = parseConfig({ AWS_REGION: 'us-east-1', CLUSTER_NAME: 'shared', STATE_FILE: '/tmp/b/state.json' }).config;
+  assert.is(contextKey(a), contextKey(b));
+  const release = acquireLock(contextKey(a), dir);
+  // One lock file, whichever state file a run uses: the test above shows another live holder is refused.
+  assert.is(fs.readdirSync(dir).length, 1);
+  release();
+  assert.is(fs.readdirSync(dir).length, 0);
 });
 
 test.run();

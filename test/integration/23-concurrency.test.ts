@@ -36,6 +36,7 @@ function env(): NodeJS.ProcessEnv {
     VAULT_SERVER_POLICY_NAME: t.config.vaultServerPolicyName,
     GLOO_VALUES_FILE: t.config.valuesFile,
     STATE_FILE: t.config.stateFile,
+    VAULT_IRSA_LOCK_DIR: lockDir(),
   };
 }
 
@@ -54,7 +55,9 @@ function start(file = 'all.ts'): { child: ChildProcess; done: Promise<Done> } {
   return { child, done };
 }
 
-const lockFiles = (): string[] => fs.readdirSync(path.dirname(t.config.stateFile)).filter((f) => f.startsWith('lock-'));
+// This file's own lock folder, so other runs on the machine cannot disturb it.
+const lockDir = (): string => path.join(path.dirname(t.config.stateFile), 'locks');
+const lockFiles = (): string[] => (fs.existsSync(lockDir()) ? fs.readdirSync(lockDir()).filter((f) => f.startsWith('lock-')) : []);
 
 async function waitFor(cond: () => boolean, what: string): Promise<void> {
   for (let i = 0; i < 200; i++) {
