@@ -100,3 +100,19 @@ export async function vapi(method: string, p: string, body?: unknown): Promise<R
   const text = await res.text();
   return text ? (JSON.parse(text) as Record<string, any>) : undefined;
 }
+
+/** The environment a runbook script needs to act on this setup's names (spawned-process tests). */
+export function nameVars(t: TestSetup): Record<string, string> {
+  return {
+    CLUSTER_NAME: t.names.cluster,
+    VAULT_AUTH_MOUNT: t.names.auth,
+    VAULT_KV_MOUNT: t.names.kv,
+    VAULT_POLICY_NAME: t.names.policy,
+    VAULT_AUTH_ROLE_NAME: t.names.role,
+    VAULT_AUTH_POLICY_NAME: t.names.iamPolicy,
+    VAULT_SERVER_ROLE_NAME: t.config.vaultServerRoleName,
+    VAULT_SERVER_POLICY_NAME: t.config.vaultServerPolicyName,
+    GLOO_VALUES_FILE: t.config.valuesFile,
+    STATE_FILE: t.config.stateFile,
+  };
+}

@@ -26,7 +26,7 @@ import { FAULTS, startFaultProxy, type FaultProxy } from '../helpers/fault-proxy
 import { RemoteError, formatError } from '../../lib/errors.js';
 import { State } from '../../lib/state.js';
 import type { Config } from '../../lib/config.js';
-import { iamClient, setup, vapi, type TestSetup } from './10-13-setup.js';
+import { iamClient, nameVars, setup, vapi, type TestSetup } from './10-13-setup.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 let t: TestSetup;
@@ -38,18 +38,7 @@ let viaMoto: Config;
 let viaVault: Config;
 
 function names(): Record<string, string> {
-  return {
-    CLUSTER_NAME: t.names.cluster,
-    VAULT_AUTH_MOUNT: t.names.auth,
-    VAULT_KV_MOUNT: t.names.kv,
-    VAULT_POLICY_NAME: t.names.policy,
-    VAULT_AUTH_ROLE_NAME: t.names.role,
-    VAULT_AUTH_POLICY_NAME: t.names.iamPolicy,
-    VAULT_SERVER_ROLE_NAME: t.config.vaultServerRoleName,
-    VAULT_SERVER_POLICY_NAME: t.config.vaultServerPolicyName,
-    GLOO_VALUES_FILE: t.config.valuesFile,
-    STATE_FILE: t.config.stateFile,
-  };
+  return nameVars(t);
 }
 
 /** The environment of a runbook script for this file's names. */

@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { lab, labEnvVars, run } from '../helpers/lab.js';
 import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.js';
 import { teardownSteps } from '../../runbook/teardown.js';
-import { setup, type TestSetup } from './10-13-setup.js';
+import { nameVars, setup, type TestSetup } from './10-13-setup.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 let t: TestSetup;
@@ -32,16 +32,7 @@ function env(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
     NO_COLOR: '1',
     ...labEnvVars(),
     VAULT_ADDR: vault.url,
-    CLUSTER_NAME: t.names.cluster,
-    VAULT_AUTH_MOUNT: t.names.auth,
-    VAULT_KV_MOUNT: t.names.kv,
-    VAULT_POLICY_NAME: t.names.policy,
-    VAULT_AUTH_ROLE_NAME: t.names.role,
-    VAULT_AUTH_POLICY_NAME: t.names.iamPolicy,
-    VAULT_SERVER_ROLE_NAME: t.config.vaultServerRoleName,
-    VAULT_SERVER_POLICY_NAME: t.config.vaultServerPolicyName,
-    GLOO_VALUES_FILE: t.config.valuesFile,
-    STATE_FILE: t.config.stateFile,
+    ...nameVars(t),
     ...extra,
   };
 }

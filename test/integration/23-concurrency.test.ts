@@ -13,7 +13,7 @@ import { lab, labEnvVars, run } from '../helpers/lab.js';
 import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.js';
 import { teardownSteps } from '../../runbook/teardown.js';
 import { State } from '../../lib/state.js';
-import { iamClient, setup, vapi, type TestSetup } from './10-13-setup.js';
+import { iamClient, nameVars, setup, vapi, type TestSetup } from './10-13-setup.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 let t: TestSetup;
@@ -26,16 +26,7 @@ function env(): NodeJS.ProcessEnv {
     NO_COLOR: '1',
     ...labEnvVars(),
     VAULT_ADDR: vault.url,
-    CLUSTER_NAME: t.names.cluster,
-    VAULT_AUTH_MOUNT: t.names.auth,
-    VAULT_KV_MOUNT: t.names.kv,
-    VAULT_POLICY_NAME: t.names.policy,
-    VAULT_AUTH_ROLE_NAME: t.names.role,
-    VAULT_AUTH_POLICY_NAME: t.names.iamPolicy,
-    VAULT_SERVER_ROLE_NAME: t.config.vaultServerRoleName,
-    VAULT_SERVER_POLICY_NAME: t.config.vaultServerPolicyName,
-    GLOO_VALUES_FILE: t.config.valuesFile,
-    STATE_FILE: t.config.stateFile,
+    ...nameVars(t),
     VAULT_IRSA_LOCK_DIR: lockDir(),
   };
 }
