@@ -30,7 +30,8 @@ export interface ActionResult {
 export interface StepResult {
   id: string;
   title: string;
-  status: 'changed' | 'unchanged' | 'skipped' | 'planned' | 'printed' | 'failed';
+  /** `verified`: a step with nothing to change whose proof passed (step 12). */
+  status: 'changed' | 'unchanged' | 'skipped' | 'planned' | 'printed' | 'verified' | 'failed';
   actions: ActionResult[];
   verified?: string;
   ms: number;
@@ -161,6 +162,7 @@ async function runOne(step: Step, ctx: Ctx, opts: RunOptions): Promise<StepResul
     const t0 = performance.now();
     result.verified = await step.verify(ctx);
     log.action('ok', `verified: ${result.verified}`, performance.now() - t0);
+    if (actions.length === 0) result.status = 'verified';
   }
   result.ms = performance.now() - started;
   return result;
