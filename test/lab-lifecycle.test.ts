@@ -66,7 +66,8 @@ test('second up is harmless; another CLUSTER_NAME adds a cluster', async () => {
 
 test('env prints the exports, status sees all four', async () => {
   const { stdout } = await lab('env');
-  for (const k of ['AWS_ENDPOINT_URL', 'AWS_REGION', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'VAULT_ADDR', 'VAULT_TOKEN', 'LAB_ISSUER_URL', 'LAB_DIR'])
+  assert.match(stdout, /^unset AWS_PROFILE AWS_SESSION_TOKEN/m, 'a profile from the shell must not override the lab keys');
+  for (const k of ['AWS_ENDPOINT_URL', 'AWS_REGION', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'VAULT_ADDR', 'VAULT_TOKEN', 'VAULT_AWS_ENDPOINT_URL', 'CLUSTER_NAME', 'LAB_ISSUER_URL', 'LAB_DIR'])
     assert.match(stdout, new RegExp(`^export ${k}='`, 'm'));
   assert.not.match(stdout, /OIDC_ISSUER/);
   assert.match(stdout, /VAULT_ADDR='http:\/\/127\.0\.0\.1:28200'/);

@@ -2,6 +2,9 @@
 // this is the one command that prints it).
 import { readLabEnv, LabNotRunningError, LAB_NOT_RUNNING } from '../../lib/lab.js';
 
+// `lab/bin/env | head` closes the pipe early; that is not an error.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => process.exit(e.code === 'EPIPE' ? 0 : 1));
+
 const quote = (v: string) => `'${v.replace(/'/g, `'\\''`)}'`;
 try {
   const e = readLabEnv();
@@ -18,6 +21,8 @@ try {
     ['LAB_ISSUER_URL', e.issuerUrl],
     ['LAB_DIR', e.labDir],
   ];
+  // A profile or session token from the user's shell would win over (or spoil) the lab's keys.
+  console.log('unset AWS_PROFILE AWS_SESSION_TOKEN AWS_DEFAULT_PROFILE');
   for (const [k, v] of vars) console.log(`export ${k}=${quote(v)}`);
 } catch (err) {
   console.error(err instanceof LabNotRunningError ? LAB_NOT_RUNNING : String(err));
