@@ -41,10 +41,12 @@ async function runScript(file: string, args: string[], env: NodeJS.ProcessEnv): 
 test('PRINT=1 prints the step commands from configuration alone and makes no network call', async () => {
   const t = await trap();
   try {
-    for (const file of ['runbook/01-cluster-oidc.ts', 'runbook/02-iam-role.ts', 'runbook/03-iam-policy.ts']) {
+    // all.ts prints steps 01-12 in one process; 13 is run on its own.
+    for (const file of ['runbook/all.ts', 'runbook/13-troubleshoot.ts']) {
       const r = await runScript(file, [], cleanEnv({ PRINT: '1', AWS_REGION: 'us-east-1', AWS_ENDPOINT_URL: t.url, VAULT_ADDR: t.url, AWS_ACCESS_KEY_ID: 'x', AWS_SECRET_ACCESS_KEY: 'y' }));
       assert.is(r.code, 0, `${file}: ${r.stderr}`);
       assert.ok(r.stdout.length > 100, file);
+      if (file.endsWith('all.ts')) for (const id of ['01', '02', '03', '04', '05', '06', '07', '08', '09', '10', '11', '12']) assert.match(r.stdout, `== ${id} `);
     }
     assert.is(t.count(), 0, 'no connection was made');
     const r1 = await runScript('runbook/01-cluster-oidc.ts', ['--print'], cleanEnv({ AWS_REGION: 'us-east-1' }));
