@@ -222,7 +222,8 @@ export async function main(steps: Step[], argv: string[] = process.argv.slice(2)
     if (err instanceof RunFailure) results = err.results;
     const f = formatError(cause);
     code = f.exitCode;
-    if (results.length) log.line('\n' + formatSummary(results));
+    // A table is worth it for a multi-step run; for one step the error says it all.
+    if (results.length > 1) log.line('\n' + formatSummary(results));
     log.errorLine(f.text);
     if (!(cause instanceof RunbookError)) code = f.exitCode;
   }
