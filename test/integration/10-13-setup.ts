@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CreateOpenIDConnectProviderCommand, CreateRoleCommand, GetOpenIDConnectProviderCommand, GetRoleCommand, IAMClient, PutRolePolicyCommand } from '@aws-sdk/client-iam';
-import { lab, labConfig } from '../helpers/lab.js';
+import { lab, labConfig, labEnvVars } from '../helpers/lab.js';
 import type { Config } from '../../lib/config.js';
 import { serialize, vaultServerPolicy } from '../../lib/iam-documents.js';
 
@@ -115,4 +115,9 @@ export function nameVars(t: TestSetup): Record<string, string> {
     GLOO_VALUES_FILE: t.config.valuesFile,
     STATE_FILE: t.config.stateFile,
   };
+}
+
+/** A clean environment for a spawned runbook script: the lab, this setup's names, Vault at `vaultUrl`. */
+export function scriptEnv(t: TestSetup, vaultUrl: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  return { PATH: process.env.PATH, HOME: process.env.HOME, NO_COLOR: '1', ...labEnvVars(), VAULT_ADDR: vaultUrl, ...nameVars(t), ...extra };
 }

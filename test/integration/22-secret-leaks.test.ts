@@ -14,10 +14,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { lab, labEnvVars, run } from '../helpers/lab.js';
+import { lab, run } from '../helpers/lab.js';
 import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.js';
 import { teardownSteps } from '../../runbook/teardown.js';
-import { nameVars, setup, type TestSetup } from './10-13-setup.js';
+import { scriptEnv, setup, type TestSetup } from './10-13-setup.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 let t: TestSetup;
@@ -26,15 +26,7 @@ const outputs: { what: string; text: string }[] = [];
 const logSizes = new Map<string, number>();
 
 function env(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  return {
-    PATH: process.env.PATH,
-    HOME: process.env.HOME,
-    NO_COLOR: '1',
-    ...labEnvVars(),
-    VAULT_ADDR: vault.url,
-    ...nameVars(t),
-    ...extra,
-  };
+  return scriptEnv(t, vault.url, extra);
 }
 
 function script(file: string, args: string[], extra: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {

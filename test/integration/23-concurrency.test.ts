@@ -9,26 +9,18 @@ import path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { ListAttachedRolePoliciesCommand, ListPoliciesCommand, ListPolicyVersionsCommand, ListRolesCommand } from '@aws-sdk/client-iam';
-import { lab, labEnvVars, run } from '../helpers/lab.js';
+import { lab, run } from '../helpers/lab.js';
 import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.js';
 import { teardownSteps } from '../../runbook/teardown.js';
 import { State } from '../../lib/state.js';
-import { iamClient, nameVars, setup, vapi, type TestSetup } from './10-13-setup.js';
+import { iamClient, scriptEnv, setup, vapi, type TestSetup } from './10-13-setup.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 let t: TestSetup;
 let vault: FaultProxy;
 
 function env(): NodeJS.ProcessEnv {
-  return {
-    PATH: process.env.PATH,
-    HOME: process.env.HOME,
-    NO_COLOR: '1',
-    ...labEnvVars(),
-    VAULT_ADDR: vault.url,
-    ...nameVars(t),
-    VAULT_IRSA_LOCK_DIR: lockDir(),
-  };
+  return scriptEnv(t, vault.url, { VAULT_IRSA_LOCK_DIR: lockDir() });
 }
 
 interface Done {
