@@ -13,7 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { readLabEnv } from '../lib/lab.js';
+import { readLabEnv } from '../lab/lib/lab.js';
 import { parseConfig } from '../lib/config.js';
 import { loadSteps } from '../lib/steps.js';
 import { runSteps } from '../lib/run.js';

@@ -21,7 +21,7 @@ import { addSecret } from '../lib/redact.js';
 import { cmd, raw } from '../lib/shell.js';
 import { awsCli } from '../lib/aws-cli.js';
 import { kubectl } from '../lib/kube.js';
-import { readLabEnv, mintServiceAccountToken } from '../lib/lab.js';
+import { readLabEnv, mintServiceAccountToken } from '../lab/lib/lab.js';
 import { getRole } from '../lib/iam-role.js';
 import { oidcProviderArn, STS_AUDIENCE } from '../lib/iam-documents.js';
 import { stsEndpoint } from '../lib/vault-documents.js';

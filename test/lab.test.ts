@@ -9,7 +9,7 @@ import { STSClient, GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import { EKSClient, DescribeClusterCommand } from '@aws-sdk/client-eks';
 import { IAMClient, GetRoleCommand, CreateRoleCommand, DeleteRoleCommand } from '@aws-sdk/client-iam';
 import { createRemoteJWKSet, jwtVerify, decodeProtectedHeader } from 'jose';
-import { readLabEnv, mintServiceAccountToken, setMotoEnforcement, assumeRoleWithWebIdentity, type LabEnv } from '../lib/lab.js';
+import { readLabEnv, mintServiceAccountToken, setMotoEnforcement, assumeRoleWithWebIdentity, type LabEnv } from '../lab/lib/lab.js';
 
 const run = promisify(execFile);
 const bin = (name: string) => fileURLToPath(new URL(`../lab/bin/${name}`, import.meta.url));

@@ -1,6 +1,6 @@
 // Backs lab/bin/env: shell `export` lines for the running lab (root token included —
 // this is the one command that prints it).
-import { readLabEnv, LabNotRunningError, LAB_NOT_RUNNING } from '../../lib/lab.js';
+import { readLabEnv, LabNotRunningError, LAB_NOT_RUNNING } from './lab.js';
 
 // `lab/bin/env | head` closes the pipe early; that is not an error.
 process.stdout.on('error', (e: NodeJS.ErrnoException) => process.exit(e.code === 'EPIPE' ? 0 : 1));

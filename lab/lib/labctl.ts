@@ -7,7 +7,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { IAMClient, CreateUserCommand, PutUserPolicyCommand, CreateAccessKeyCommand, GetUserCommand } from '@aws-sdk/client-iam';
 import { EKSClient, CreateClusterCommand, DescribeClusterCommand, ResourceNotFoundException } from '@aws-sdk/client-eks';
-import { labDir, readLabConfig, mintServiceAccountToken } from '../../lib/lab.js';
+import { labDir, readLabConfig, mintServiceAccountToken } from './lab.js';
 
 function fail(msg: string): never {
   console.error(`${process.env.LAB_PROG ?? 'labctl'}: ${msg}`);

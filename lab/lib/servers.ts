@@ -19,7 +19,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { Sha256 } from '@aws-crypto/sha256-js';
-import { labDir, readLabConfig, readClusters, issuerJwks, mintServiceAccountToken } from '../../lib/lab.js';
+import { labDir, readLabConfig, readClusters, issuerJwks, mintServiceAccountToken } from './lab.js';
 
 const dir = labDir();
 const cfg = readLabConfig(dir);

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { CreateClusterCommand, DescribeClusterCommand, EKSClient } from '@aws-sdk/client-eks';
-import { readLabEnv, type LabEnv } from '../../lib/lab.js';
+import { readLabEnv, type LabEnv } from '../../lab/lib/lab.js';
 import { parseConfig, type Config } from '../../lib/config.js';
 import { captureOutput } from '../../lib/log.js';
 import { resetCalls, callLog, type Call } from '../../lib/calls.js';

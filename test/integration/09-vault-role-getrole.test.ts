@@ -15,7 +15,7 @@ import { step as s05 } from '../../runbook/05-enable-aws-auth.js';
 import { step as s08 } from '../../runbook/08-aws-auth-config.js';
 import { step as s09 } from '../../runbook/09-vault-role.js';
 import { lab, labConfig, mutating, run } from '../helpers/lab.js';
-import { withMotoEnforcement } from '../../lib/lab.js';
+import { withMotoEnforcement } from '../../lab/lib/lab.js';
 import { vaultRoleName, type Config } from '../../lib/config.js';
 import { RemoteError, formatError } from '../../lib/errors.js';
 import { serialize, vaultServerPolicy } from '../../lib/iam-documents.js';

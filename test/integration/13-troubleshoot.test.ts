@@ -13,7 +13,7 @@ import { step as s12 } from '../../runbook/12-verify.js';
 import { step as s13, GETROLE_FIX_POLICY } from '../../runbook/13-troubleshoot.js';
 import { teardownSteps } from '../../runbook/teardown.js';
 import { lab, run } from '../helpers/lab.js';
-import { withMotoEnforcement } from '../../lib/lab.js';
+import { withMotoEnforcement } from '../../lab/lib/lab.js';
 import { State } from '../../lib/state.js';
 import { VerificationError, formatError } from '../../lib/errors.js';
 import { vaultRoleName } from '../../lib/config.js';

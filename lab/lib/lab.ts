@@ -57,7 +57,7 @@ export interface LabEnv {
   clusterIssuer(cluster?: string): string;
 }
 
-const repoRoot = resolve(fileURLToPath(new URL('..', import.meta.url)));
+const repoRoot = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 
 /** LAB_DIR wins so a second lab (tests) can live beside the first. */
 export function labDir(): string {
