@@ -3,8 +3,9 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 TSX := node --import tsx
 STEP_FILE = $(firstword $(wildcard runbook/$(1)-*.ts))
-# The lab's variables, for targets that run against it.
-LAB_ENV = eval "$$(lab/bin/env)" &&
+# The lab's variables, for targets that run against it. A failing lab/bin/env must
+# stop the recipe: `eval "$$(...)"` alone would go on without them (against real AWS).
+LAB_ENV = lab_env="$$(lab/bin/env)" && eval "$$lab_env" &&
 
 .PHONY: help deps all plan verify troubleshoot teardown reference lab lab-up lab-down lab-env lab-status lab-reset test bench typecheck
 
@@ -38,19 +39,19 @@ teardown: deps ## delete what the runbook created, in reverse order
 reference: deps ## regenerate docs/RUNBOOK.md, the copy-paste reference
 	@$(TSX) runbook/reference.ts > docs/RUNBOOK.md && echo "wrote docs/RUNBOOK.md"
 
-lab-up: deps ## start the local lab (installs its pinned tools on first use)
+lab-up: deps ## start the local lab (installs its pinned tools on first use; LAB_MODE=process)
 	@lab/bin/up
 
-lab-down: ## stop the lab's processes
+lab-down: deps ## stop the lab's processes
 	@lab/bin/down
 
 lab-env: ## print export lines for the lab: eval "$$(make -s lab-env)"
 	@lab/bin/env
 
-lab-status: ## one line per lab service
+lab-status: deps ## one line per lab service
 	@lab/bin/status
 
-lab-reset: ## fresh lab servers and empty state (workshops)
+lab-reset: deps ## fresh lab servers and empty state (workshops)
 	@lab/bin/reset
 
 lab: lab-up ## the main job: lab up, every step, verify, summary table

@@ -11,14 +11,14 @@
 #   bench/guide.sh setup     the guide's commands; prints "calls: aws N vault M" on stderr
 #   bench/guide.sh cleanup   delete what setup made, by name (never the shared OIDC provider)
 #
-# Needs: aws (CLI v1 or v2), jq, the vault CLI (VAULT_BIN, default: the lab's binary).
+# Needs: aws (CLI v1 or v2), jq, the vault CLI (VAULT_BIN, default: vault on PATH;
+# make bench passes the lab's binary).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-source "$here/../lab/lib/common.sh"
 
 : "${AWS_ENDPOINT_URL:?AWS_ENDPOINT_URL is not set: eval \"\$(make -s lab-env)\"}"
 : "${VAULT_ADDR:?VAULT_ADDR is not set}" "${VAULT_TOKEN:?VAULT_TOKEN is not set}"
-VAULT="${VAULT_BIN:-$(vault_bin)}"
+VAULT="${VAULT_BIN:-vault}"
 export NAMESPACE="${NAMESPACE:-gloo-system}"
 export CLUSTER_NAME AWS_REGION
 export AWS_DEFAULT_REGION="${AWS_DEFAULT_REGION:-$AWS_REGION}"  # aws CLI v1 reads only this one

@@ -13,12 +13,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { readLabEnv } from '../lab/lib/lab.js';
+import { readLabEnv, readLabConfig } from '../lab/lib/lab.js';
 import { parseConfig } from '../lib/config.js';
 import { loadSteps } from '../lib/steps.js';
 import { runSteps } from '../lib/run.js';
 import { captureOutput } from '../lib/log.js';
 import { callLog, resetCalls } from '../lib/calls.js';
+import { measureInstall, installTable } from './install.js';
 import { registerCluster, ensureSharedProvider, ensureVaultServerRole } from '../test/integration/10-13-setup.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -38,7 +39,13 @@ function need(cmd: string, args: string[], hint: string): string {
 
 const awsVersion = need('aws', ['--version'], 'install the AWS CLI: `python3 -m pip install --user awscli` (v1), or v2 from https://docs.aws.amazon.com/cli/latest/userguide/getting-started-install.html');
 need('jq', ['--version'], 'install jq (apt-get install jq / brew install jq)');
-const vaultBin = spawnSync('bash', ['-c', `source ${root}/lab/lib/common.sh && vault_bin`], { encoding: 'utf8' }).stdout.trim();
+const vaultBin = (() => {
+  try {
+    return readLabConfig().vaultBin ?? 'vault';
+  } catch {
+    return 'vault';
+  }
+})();
 const vaultVersion = need(vaultBin, ['version'], 'the lab builds it on first use: run `make lab-up` (or put vault on PATH)').split(',')[0]!;
 let lab: ReturnType<typeof readLabEnv>;
 try {
@@ -126,6 +133,8 @@ const parseJson = (t: Timed): JsonRun => JSON.parse(t.stdout) as JsonRun;
 
 // ---- the runs ------------------------------------------------------------------------------
 
+say('make bench: the lab install');
+const install = measureInstall(root, say);
 say(`make bench: ${RUNS} runs of each variant on cluster ${CLUSTER} (${awsVersion}; ${vaultVersion})`);
 registerCluster(CLUSTER);
 await ensureSharedProvider(CLUSTER);
@@ -271,6 +280,7 @@ const results = {
   samplesMs: samples,
   perStep,
   calls,
+  install,
 };
 fs.writeFileSync(path.join(root, 'bench', 'results.json'), JSON.stringify(results, null, 2) + '\n');
 
@@ -296,6 +306,8 @@ const md = [
     const c = calls[i]!;
     return `| ${p.id} | ${s(p.wallMs)} | ${s(p.inStepMs)} | ${s(p.startupMs)} | ${x(p.startupOverNode)} | ${s(p.inFlowMs)} | ${c.fresh.reads} + ${c.fresh.writes} + ${c.fresh.verify} = ${totalCalls(c.fresh)} / ${c.fresh.minimum} | ${c.noop.reads} + ${c.noop.writes} + ${c.noop.verify} = ${totalCalls(c.noop)} / ${c.noop.minimum} |`;
   }),
+  '',
+  ...installTable(install),
   '',
   'Start-up is the wall time of `make step-NN` less the time the step itself reports; it includes make, Node, tsx and loading the step\'s modules. "Minimum" counts the reads that decide what to do plus the writes (bench/run.ts, MINIMUM); verification reads are extra, by design.',
 ].join('\n');

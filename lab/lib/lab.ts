@@ -13,6 +13,7 @@ import { createPrivateKey, createPublicKey, randomUUID, type KeyObject } from 'n
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SignJWT, exportJWK, calculateJwkThumbprint, type JWK } from 'jose';
+import { ownedPid } from './procs.js';
 
 export const LAB_NOT_RUNNING = 'the lab is not running: run `make lab-up`';
 export const SERVICES = ['moto', 'issuer', 'sts-proxy', 'vault'] as const;
@@ -35,6 +36,8 @@ export interface LabConfig {
   vaultServerRoleArn: string;
   vaultVersion: string;
   motoVersion: string;
+  /** The vault binary the lab runs (on PATH, or the lab's build). */
+  vaultBin?: string;
 }
 
 export interface LabEnv {
@@ -82,18 +85,9 @@ export function readClusters(dir = labDir()): Record<string, string> {
   return out;
 }
 
-/** Pid of a lab service if its process is alive, else undefined. */
+/** Pid of a lab service if its process is alive and still the program the lab started. */
 export function servicePid(service: Service, dir = labDir()): number | undefined {
-  const file = join(dir, 'pids', `${service}.pid`);
-  if (!existsSync(file)) return undefined;
-  const pid = Number(readFileSync(file, 'utf8').trim());
-  if (!Number.isInteger(pid) || pid <= 0) return undefined;
-  try {
-    process.kill(pid, 0);
-    return pid;
-  } catch {
-    return undefined;
-  }
+  return ownedPid(dir, service);
 }
 
 /**

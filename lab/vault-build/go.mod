@@ -521,7 +521,7 @@ replace github.com/99designs/keyring => github.com/Jeffail/keyring v1.2.3
 replace github.com/ma314smith/signedxml v1.1.1 => github.com/moov-io/signedxml v1.1.1
 
 // Vault 1.21.4 was built against its in-tree sdk, which no tagged sdk release
-// matches (v0.21.0 is one step behind on two signatures). lab/bin/install
-// copies sdk v0.21.0 from the module cache to ./sdk and applies
-// sdk-v0.21.0.patch; the folder is git-ignored.
+// matches (v0.21.0 is one step behind on two signatures). The lab's install
+// (lab/lib/install.ts) copies this module into a build folder in the lab cache,
+// puts sdk v0.21.0 from the module proxy in its ./sdk and applies sdk-v0.21.0.patch.
 replace github.com/hashicorp/vault/sdk => ./sdk

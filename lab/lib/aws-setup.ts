@@ -1,36 +1,31 @@
-// Node half of lab/bin/*: the steps that need crypto or the AWS SDK.
-//   labctl.ts init-key            RSA signing key for the lab issuer (0600), once per lab
-//   labctl.ts aws-setup           lab-admin user + keys, the EKS cluster $CLUSTER_NAME
-//   labctl.ts mint <ns> <sa> [--cluster c] [--ttl s] [--out file]
+// What the lab puts into moto and its secrets folder at start: the issuer's
+// signing key, the runbook's own AWS identity (lab-admin) and the EKS clusters.
 import { existsSync, mkdirSync, writeFileSync, renameSync } from 'node:fs';
 import { generateKeyPairSync } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { IAMClient, CreateUserCommand, PutUserPolicyCommand, CreateAccessKeyCommand, GetUserCommand } from '@aws-sdk/client-iam';
 import { EKSClient, CreateClusterCommand, DescribeClusterCommand, ResourceNotFoundException } from '@aws-sdk/client-eks';
-import { labDir, readLabConfig, mintServiceAccountToken } from './lab.js';
-
-function fail(msg: string): never {
-  console.error(`${process.env.LAB_PROG ?? 'labctl'}: ${msg}`);
-  process.exit(1);
-}
+import { readLabConfig } from './lab.js';
+import { LabError } from './settings.js';
 
 /** Write via a temp file so readers never see half a secret, with owner-only mode. */
-function writeSecret(file: string, data: string): void {
+export function writeSecret(file: string, data: string): void {
   mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
   writeFileSync(`${file}.tmp`, data, { mode: 0o600 });
   renameSync(`${file}.tmp`, file);
 }
 
-function initKey(dir: string): void {
+/** RSA signing key for the lab issuer (0600), once per lab. */
+export function initKey(dir: string): void {
   const file = join(dir, 'secrets', 'issuer-key.pem');
   if (existsSync(file)) return;
   const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   writeSecret(file, privateKey.export({ type: 'pkcs8', format: 'pem' }) as string);
 }
 
-async function awsSetup(dir: string): Promise<void> {
+/** The lab-admin user and its keys (once per moto start), and the EKS cluster `cluster`. */
+export async function awsSetup(dir: string, cluster: string, log: (l: string) => void): Promise<string> {
   const cfg = readLabConfig(dir);
-  const cluster = process.env.CLUSTER_NAME ?? cfg.vaultCluster;
   // moto's checks are off while lab-up runs these, so the dummy keys only name the account.
   const common = {
     region: cfg.region,
@@ -74,41 +69,11 @@ async function awsSetup(dir: string): Promise<void> {
       }),
     );
     issuer = created.cluster?.identity?.oidc?.issuer;
-    console.log(`aws: created EKS cluster ${cluster} in moto (issuer ${issuer})`);
+    log(`aws: created EKS cluster ${cluster} in moto (issuer ${issuer})`);
   }
-  if (!issuer) fail(`moto returned no OIDC issuer for cluster ${cluster}`);
+  if (!issuer) throw new LabError(`moto returned no OIDC issuer for cluster ${cluster}: see ${join(dir, 'logs', 'moto.log')}`);
   const cfile = join(dir, 'clusters', `${cluster}.json`);
   mkdirSync(dirname(cfile), { recursive: true });
   writeFileSync(cfile, JSON.stringify({ name: cluster, issuer }, null, 2) + '\n');
-}
-
-async function mint(dir: string, args: string[]): Promise<void> {
-  const pos: string[] = [];
-  let cluster: string | undefined;
-  let ttl: number | undefined;
-  let out: string | undefined;
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
-    if (a === '--cluster') cluster = args[++i];
-    else if (a === '--ttl') ttl = Number(args[++i]);
-    else if (a === '--out') out = args[++i];
-    else if (a.startsWith('-')) fail(`unknown option ${a}`);
-    else pos.push(a);
-  }
-  if (pos.length !== 2) fail('usage: sa-token <namespace> <serviceaccount> [--cluster NAME] [--ttl SECONDS]');
-  if (ttl !== undefined && !(Number.isInteger(ttl) && ttl > 0)) fail('--ttl must be a positive whole number of seconds');
-  const jwt = await mintServiceAccountToken(pos[0]!, pos[1]!, { cluster, ttlSeconds: ttl, dir });
-  if (out) writeSecret(out, jwt);
-  else process.stdout.write(jwt + '\n');
-}
-
-const [cmd, ...rest] = process.argv.slice(2);
-const dir = labDir();
-try {
-  if (cmd === 'init-key') initKey(dir);
-  else if (cmd === 'aws-setup') await awsSetup(dir);
-  else if (cmd === 'mint') await mint(dir, rest);
-  else fail(`unknown command "${cmd ?? ''}" (init-key | aws-setup | mint)`);
-} catch (e) {
-  fail(e instanceof Error ? e.message : String(e));
+  return issuer;
 }

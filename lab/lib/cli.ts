@@ -1,0 +1,88 @@
+// The lab's command line, behind the thin lab/bin/<verb> scripts:
+//   up | down | status | reset | env | install | sa-token <ns> <sa> [--cluster C] [--ttl S] [--out F]
+// Expected problems print one sentence and exit 1; anything else is a bug (stack, exit 70).
+import { install } from './install.js';
+import { up, down, status, reset } from './lifecycle.js';
+import { printEnv } from './env.js';
+import { LabNotRunningError, LAB_NOT_RUNNING, mintServiceAccountToken } from './lab.js';
+import { writeSecret } from './aws-setup.js';
+import { LabError, readSettings } from './settings.js';
+
+const verb = process.argv[2] ?? '';
+const args = process.argv.slice(3);
+const prog = process.env.LAB_PROG ?? verb;
+const log = (l: string) => console.log(l);
+
+// `lab/bin/env | head` closes the pipe early; that is not an error.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => process.exit(e.code === 'EPIPE' ? 0 : 1));
+
+async function saToken(): Promise<void> {
+  const pos: string[] = [];
+  let cluster = process.env.CLUSTER_NAME || undefined;
+  let ttl: number | undefined;
+  let out: string | undefined;
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === '--cluster') cluster = args[++i];
+    else if (a === '--ttl') ttl = Number(args[++i]);
+    else if (a === '--out') out = args[++i];
+    else if (a.startsWith('-')) throw new LabError(`unknown option ${a}: usage: sa-token <namespace> <serviceaccount> [--cluster NAME] [--ttl SECONDS]`);
+    else pos.push(a);
+  }
+  if (pos.length !== 2) throw new LabError('usage: sa-token <namespace> <serviceaccount> [--cluster NAME] [--ttl SECONDS]');
+  if (ttl !== undefined && !(Number.isInteger(ttl) && ttl > 0)) throw new LabError('--ttl must be a positive whole number of seconds');
+  const st = readSettings({ ...process.env, CLUSTER_NAME: cluster ?? '' });
+  let jwt: string;
+  try {
+    jwt = await mintServiceAccountToken(pos[0]!, pos[1]!, { cluster, ttlSeconds: ttl, dir: st.dir });
+  } catch (e) {
+    if (e instanceof LabNotRunningError) throw e;
+    throw new LabError((e as Error).message, { cause: e });
+  }
+  if (out) writeSecret(out, jwt);
+  else process.stdout.write(jwt + '\n');
+}
+
+async function main(): Promise<number> {
+  const st = readSettings();
+  switch (verb) {
+    case 'up':
+      await up(st, log);
+      return 0;
+    case 'down':
+      await down(st, log);
+      return 0;
+    case 'status':
+      return (await status(st, log)) ? 0 : 1;
+    case 'reset':
+      await reset(st, log);
+      return 0;
+    case 'env':
+      printEnv(st.dir);
+      return 0;
+    case 'install':
+      await install(st.root, st.cache, log);
+      return 0;
+    case 'sa-token':
+      await saToken();
+      return 0;
+    default:
+      throw new LabError(`unknown lab command "${verb}": use up, down, status, reset, env, install or sa-token`);
+  }
+}
+
+try {
+  process.exitCode = await main();
+} catch (e) {
+  if (e instanceof LabNotRunningError) {
+    console.error(LAB_NOT_RUNNING);
+    process.exitCode = 1;
+  } else if (e instanceof LabError) {
+    console.error(`${prog}: ${e.message}`);
+    process.exitCode = 1;
+  } else {
+    console.error(`${prog}: unexpected error — this is a bug in the lab, please report it:`);
+    console.error(e);
+    process.exitCode = 70;
+  }
+}

@@ -1,0 +1,77 @@
+// vault: `vault` on PATH if there is one; else HashiCorp Vault built from source with
+// the wrapper module lab/vault-build. Its go.mod replaces the sdk with ./sdk, which this
+// install prepares from the module proxy's sdk v0.21.0 and lab/vault-build/*.patch, in a
+// build folder inside the cache. Keyed by a hash of its recipe (version, Go, every file
+// in lab/vault-build, this file and install-common.ts).
+import { execFileSync } from 'node:child_process';
+import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { COMMON_FILE, hashOf, onPath, runLogged, toolVersion, type Log } from './install-common.js';
+import { LabError, VAULT_VERSION, elapsed } from './settings.js';
+
+export const VAULT_SDK = 'github.com/hashicorp/vault/sdk@v0.21.0';
+const THIS_FILE = fileURLToPath(import.meta.url);
+
+export function vaultRecipe(root: string): { key: string; file: string } {
+  const vb = join(root, 'lab', 'vault-build');
+  const files = readdirSync(vb)
+    .filter((f) => f === 'go.mod' || f === 'go.sum' || f.endsWith('.go') || f.endsWith('.patch'))
+    .sort();
+  const key = hashOf([`vault ${VAULT_VERSION}`, VAULT_SDK, toolVersion('go', ['version']), ...files.flatMap((f) => [f, readFileSync(join(vb, f))]), readFileSync(THIS_FILE), readFileSync(COMMON_FILE)]);
+  return { key, file: `vault-${VAULT_VERSION}-${key}` };
+}
+
+/** Make every file and folder under p writable by its owner (the module cache is read-only). */
+function makeWritable(p: string): void {
+  const st = statSync(p);
+  chmodSync(p, st.isDirectory() ? 0o755 : 0o644);
+  if (st.isDirectory()) for (const e of readdirSync(p)) makeWritable(join(p, e));
+}
+
+export async function installVault(root: string, cache: string, log: Log): Promise<{ bin: string; took?: number }> {
+  const fromPath = onPath('vault');
+  if (fromPath) {
+    log(`install: using vault on PATH (${fromPath}: ${toolVersion(fromPath, ['version']).split('\n')[0]})`);
+    return { bin: fromPath };
+  }
+  const { key, file } = vaultRecipe(root);
+  const bin = join(cache, file);
+  if (existsSync(bin) && toolVersion(bin, ['version']).includes(`Vault v${VAULT_VERSION}`)) return { bin };
+  if (!onPath('go')) throw new LabError('vault is not on PATH and Go is not installed to build it: install Go 1.25 or newer, or put a vault binary on PATH');
+  if (!onPath('patch')) throw new LabError('the patch tool is required to build vault: install it (Debian: apt-get install patch; macOS: xcode-select --install)');
+  const t0 = performance.now();
+  const logFile = join(cache, 'logs', 'vault-build.log');
+  writeFileSync(logFile, '');
+  // The build folder lives in the cache, keyed like the binary, so two checkouts
+  // or two caches never share a half-prepared ./sdk.
+  const work = join(cache, `vault-build-${key}`);
+  rmSync(work, { recursive: true, force: true });
+  mkdirSync(work, { recursive: true });
+  const vb = join(root, 'lab', 'vault-build');
+  for (const f of readdirSync(vb)) if (f === 'go.mod' || f === 'go.sum' || f.endsWith('.go')) cpSync(join(vb, f), join(work, f));
+  try {
+    log(`install: vault ${VAULT_VERSION}: preparing ${VAULT_SDK} with lab/vault-build/sdk-v0.21.0.patch ...`);
+    const dl = execFileSync('go', ['mod', 'download', '-json', VAULT_SDK], { cwd: work, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    const sdkDir = (JSON.parse(dl) as { Dir?: string; Error?: string }).Dir;
+    if (!sdkDir) throw new LabError(`go mod download ${VAULT_SDK} gave no folder: check that the Go module proxy is reachable (GOPROXY)`);
+    cpSync(sdkDir, join(work, 'sdk'), { recursive: true });
+    makeWritable(join(work, 'sdk'));
+    for (const p of readdirSync(vb).filter((f) => f.endsWith('.patch')).sort())
+      await runLogged('patch', ['-p1', '-s', '-i', join(vb, p)], { cwd: join(work, 'sdk'), log: logFile, what: `applying ${p} to the vault sdk` });
+    log(`install: building vault ${VAULT_VERSION} from source -> ${bin} (slow: about 10 minutes on 2 cores with empty Go caches, about a minute with warm ones) ...`);
+    await runLogged('go', ['build', '-trimpath', '-ldflags', '-s -w', '-o', `${bin}.tmp`, 'github.com/hashicorp/vault'], {
+      cwd: work,
+      log: logFile,
+      what: `building vault ${VAULT_VERSION}`,
+    });
+    renameSync(`${bin}.tmp`, bin);
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+    rmSync(`${bin}.tmp`, { force: true });
+  }
+  const took = (performance.now() - t0) / 1000;
+  log(`install: vault ${VAULT_VERSION} built in ${elapsed(t0)}`);
+  return { bin, took };
+}
+

@@ -1,0 +1,227 @@
+// The process lab's lifecycle: up, down, status, reset. Four servers on 127.0.0.1 —
+// moto (AWS), the lab OIDC issuer, the STS proxy and a Vault dev server whose AWS
+// identity comes from IRSA-style environment — started detached, recorded in
+// LAB_DIR/pids, their logs in LAB_DIR/logs (0700: Vault's dev banner holds the token).
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { install } from './install.js';
+import { awsSetup, initKey } from './aws-setup.js';
+import { readClusters, SERVICES, type LabConfig } from './lab.js';
+import { ownedPid, portTaken, startDetached, stopService, waitReady, httpStatus, type Ready } from './procs.js';
+import { LabError, LAB_ACCOUNT_ID, MOTO_VERSION, VAULT_VERSION, elapsed, type LabSettings } from './settings.js';
+
+type Log = (line: string) => void;
+
+const tsxLoader = (): string => fileURLToPath(import.meta.resolve('tsx'));
+
+function readyOf(s: (typeof SERVICES)[number], ports: LabConfig['ports']): Ready {
+  switch (s) {
+    case 'moto':
+      return { url: `http://127.0.0.1:${ports.moto}/moto-api/data.json` };
+    case 'issuer':
+      return { url: `http://127.0.0.1:${ports.issuer}/keys` };
+    case 'sts-proxy':
+      return { url: `http://127.0.0.1:${ports.stsProxy}/healthz` };
+    case 'vault':
+      return { url: `http://127.0.0.1:${ports.vault}/v1/sys/health` };
+  }
+}
+
+function readConfigIfAny(dir: string): LabConfig | undefined {
+  try {
+    return JSON.parse(readFileSync(join(dir, 'lab.json'), 'utf8')) as LabConfig;
+  } catch {
+    return undefined;
+  }
+}
+
+function redactToken(dir: string, text: string): string {
+  try {
+    const tok = readFileSync(join(dir, 'secrets', 'root-token'), 'utf8').trim();
+    return tok ? text.split(tok).join('<redacted>') : text;
+  } catch {
+    return text;
+  }
+}
+
+/** A lab-only CA and a certificate for the STS host names of `region` (see lab/lib/servers.ts). */
+function stsCertificates(dir: string, region: string): void {
+  const marker = join(dir, 'sts-cert.region');
+  if (existsSync(join(dir, 'sts-cert.pem')) && existsSync(marker) && readFileSync(marker, 'utf8').trim() === region) return;
+  const s = (f: string) => join(dir, 'secrets', f);
+  const ssl = (args: string[]) => {
+    try {
+      execFileSync('openssl', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    } catch (e) {
+      throw new LabError(`openssl ${args[0]} failed while making the lab's STS certificate: is openssl installed? (${String((e as { stderr?: Buffer }).stderr ?? e).trim().split('\n')[0]})`, { cause: e });
+    }
+  };
+  ssl(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '30', '-subj', '/CN=vault-irsa-runbook lab CA', '-keyout', s('sts-ca-key.pem'), '-out', join(dir, 'sts-ca.pem')]);
+  ssl(['req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=sts.amazonaws.com', '-keyout', s('sts-key.pem'), '-out', s('sts.csr')]);
+  writeFileSync(s('sts.ext'), `subjectAltName=DNS:sts.amazonaws.com,DNS:sts.${region}.amazonaws.com\nextendedKeyUsage=serverAuth\n`, { mode: 0o600 });
+  ssl(['x509', '-req', '-in', s('sts.csr'), '-CA', join(dir, 'sts-ca.pem'), '-CAkey', s('sts-ca-key.pem'), '-CAcreateserial', '-days', '30', '-extfile', s('sts.ext'), '-out', join(dir, 'sts-cert.pem')]);
+  writeFileSync(marker, region + '\n');
+}
+
+function aliveServices(dir: string): string[] {
+  return SERVICES.filter((s) => ownedPid(dir, s) !== undefined);
+}
+
+export async function up(st: LabSettings, log: Log): Promise<void> {
+  if (st.mode === 'docker')
+    throw new LabError(
+      'LAB_MODE=docker is not available yet (the Docker lab with kind, Vault\'s chart and an AWS emulator container is still being built): unset LAB_MODE, or set LAB_MODE=process, to run the lab as local processes',
+    );
+  const tools = await install(st.root, st.cache, log);
+  const dir = st.dir;
+  mkdirSync(join(dir, 'pids'), { recursive: true });
+  mkdirSync(join(dir, 'tokens'), { recursive: true });
+  mkdirSync(join(dir, 'clusters'), { recursive: true });
+  for (const d of ['logs', 'secrets']) {
+    mkdirSync(join(dir, d), { recursive: true, mode: 0o700 });
+    chmodSync(join(dir, d), 0o700);
+  }
+
+  const running = aliveServices(dir);
+  if (running.length === SERVICES.length) {
+    const cfg = readConfigIfAny(dir)!;
+    log(`up: the lab is already running (${dir})`);
+    if (st.regionFromUser && st.region !== cfg.region)
+      throw new LabError(`the running lab is in region ${cfg.region}, not AWS_REGION=${st.region}: unset AWS_REGION, or run \`make lab-reset\` with AWS_REGION=${st.region}`);
+    const issuer = readClusters(dir)[st.cluster];
+    if (issuer) log(`up: cluster ${st.cluster}: ${issuer}`);
+    else await awsSetup(dir, st.cluster, log);
+    return;
+  }
+  if (running.length > 0) {
+    log('up: the lab is half running; stopping what is left first');
+    await down(st, log);
+  }
+
+  // A port held by something else would make a server die with a confusing log.
+  for (const [name, p] of Object.entries(st.ports)) {
+    if (await portTaken(p)) {
+      const v = { moto: 'LAB_MOTO_PORT', vault: 'LAB_VAULT_PORT', issuer: 'LAB_ISSUER_PORT', stsProxy: 'LAB_STS_PROXY_PORT' }[name];
+      throw new LabError(`port ${p} on 127.0.0.1 is already in use: stop what listens there, or set ${v} to move the lab's ${name}`);
+    }
+  }
+
+  const tUp = performance.now();
+  log('up: process mode (the default: every server a local process; LAB_MODE=docker is not available yet)');
+  // A fresh start is a new lab for the cluster asked for now: servers keep no
+  // state, so nothing from an earlier lab's files may carry its names over.
+  const roleArn = `arn:aws:iam::${LAB_ACCOUNT_ID}:role/${st.vaultServerRoleName}`;
+  const cfg: LabConfig = {
+    mode: 'process',
+    region: st.region,
+    accountId: LAB_ACCOUNT_ID,
+    vaultCluster: st.cluster,
+    vaultServerRoleArn: roleArn,
+    vaultVersion: VAULT_VERSION,
+    motoVersion: MOTO_VERSION,
+    vaultBin: tools.vault,
+    ports: st.ports,
+  };
+  writeFileSync(join(dir, 'lab.json'), JSON.stringify(cfg, null, 2) + '\n');
+  for (const f of readdirSync(join(dir, 'clusters'))) rmSync(join(dir, 'clusters', f), { force: true });
+  rmSync(join(dir, 'secrets', 'aws-admin.json'), { force: true });
+
+  const tokenFile = join(dir, 'secrets', 'root-token');
+  if (!existsSync(tokenFile) || !readFileSync(tokenFile, 'utf8').trim()) writeFileSync(tokenFile, randomBytes(16).toString('hex') + '\n', { mode: 0o600 });
+  stsCertificates(dir, st.region);
+  initKey(dir);
+
+  const start = async (name: (typeof SERVICES)[number], command: string, args: string[], env: NodeJS.ProcessEnv) => {
+    const pid = startDetached(dir, { name, command, args, env });
+    const ready = readyOf(name, st.ports);
+    const r = await waitReady(dir, name, ready);
+    if (!r.ok) {
+      const tail = redactToken(dir, r.log);
+      await down(st, () => undefined).catch(() => undefined);
+      throw new LabError(`${name} did not become ready at ${ready.url}; last lines of ${join(dir, 'logs', `${name}.log`)}:\n${tail}`);
+    }
+    log(`${name.padEnd(10)} ready in ${r.took} (pid ${pid}, ${new URL(ready.url).host})`);
+  };
+
+  const base: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, LANG: process.env.LANG ?? 'C.UTF-8' };
+  await start('moto', tools.motoServer, ['-H', '127.0.0.1', '-p', String(st.ports.moto)], { ...base, MOTO_ALLOW_NONEXISTENT_REGION: 'false' });
+  await awsSetup(dir, st.cluster, log);
+
+  const node = process.execPath;
+  const servers = fileURLToPath(new URL('./servers.ts', import.meta.url));
+  const nodeEnv = { ...base, LAB_DIR: dir, NODE_NO_WARNINGS: '1' };
+  await start('issuer', node, ['--import', tsxLoader(), servers, 'issuer'], nodeEnv);
+  await start('sts-proxy', node, ['--import', tsxLoader(), servers, 'sts-proxy'], nodeEnv);
+
+  // Vault gets the environment EKS's pod-identity webhook gives a pod whose service
+  // account is annotated with a role (AWS_ROLE_ARN, AWS_WEB_IDENTITY_TOKEN_FILE, regional
+  // STS), plus the proxy and CA that carry its STS calls to moto. No AWS keys: its AWS
+  // identity is whatever AssumeRoleWithWebIdentity on that role yields, resolved lazily,
+  // so the role can be created later by the runbook (step 03).
+  await start('vault', tools.vault, ['server', '-dev', `-dev-listen-address=127.0.0.1:${st.ports.vault}`, '-dev-no-store-token'], {
+    ...base,
+    AWS_ROLE_ARN: roleArn,
+    AWS_WEB_IDENTITY_TOKEN_FILE: join(dir, 'tokens', 'vault-vault.jwt'),
+    AWS_REGION: st.region,
+    AWS_DEFAULT_REGION: st.region,
+    AWS_STS_REGIONAL_ENDPOINTS: 'regional',
+    AWS_EC2_METADATA_DISABLED: 'true',
+    AWS_CA_BUNDLE: join(dir, 'sts-ca.pem'),
+    HTTPS_PROXY: `http://127.0.0.1:${st.ports.stsProxy}`,
+    NO_PROXY: '127.0.0.1,localhost',
+    VAULT_DEV_ROOT_TOKEN_ID: readFileSync(tokenFile, 'utf8').trim(),
+  });
+
+  log(`up: lab ready in ${elapsed(tUp)} (${dir}); Vault is a DEV server: in memory, unsealed, no TLS`);
+  log(`up: Vault's AWS identity: ${roleArn} via web identity (system:serviceaccount:vault:vault)`);
+  log('up: load the environment with: eval "$(lab/bin/env)"');
+}
+
+export async function down(st: LabSettings, log: Log): Promise<number> {
+  let stopped = 0;
+  // Reverse start order: Vault first, moto last.
+  for (const name of [...SERVICES].reverse()) {
+    const r = await stopService(st.dir, name);
+    if (r.result === 'stopped') {
+      log(`down: stopped ${name} (pid ${r.pid})`);
+      stopped++;
+    } else if (r.result === 'not ours') log(`down: pid ${r.pid} is no longer ${name} (it runs: ${r.detail}); leaving it alone`);
+  }
+  if (stopped === 0) log('down: nothing was running');
+  return stopped;
+}
+
+/** One line per service; true when all four answer. */
+export async function status(st: LabSettings, log: Log): Promise<boolean> {
+  const cfg = readConfigIfAny(st.dir);
+  if (!cfg) throw new LabError('the lab is not running: run `make lab-up`');
+  let ok = 0;
+  for (const s of SERVICES) {
+    const ready = readyOf(s, cfg.ports);
+    const pid = ownedPid(st.dir, s);
+    let state = 'not running';
+    if (pid !== undefined) {
+      const code = await httpStatus(ready.url);
+      if (code === 200) {
+        state = 'answers';
+        ok++;
+      } else state = `not answering (HTTP ${code ?? 'none'})`;
+    }
+    log(`${s.padEnd(10)} pid ${String(pid ?? '-').padEnd(8)} ${state.padEnd(28)} ${ready.url}`);
+  }
+  return ok === SERVICES.length;
+}
+
+export async function reset(st: LabSettings, log: Log): Promise<void> {
+  await down(st, log);
+  // Guard the rm: LAB_DIR comes from the environment.
+  if (existsSync(st.dir) && !existsSync(join(st.dir, 'lab.json')) && !existsSync(join(st.dir, 'pids')))
+    throw new LabError(`${st.dir} does not look like a lab directory: not deleting it (check LAB_DIR)`);
+  rmSync(st.dir, { recursive: true, force: true });
+  rmSync(st.stateDir, { recursive: true, force: true });
+  log(`reset: removed ${st.dir} and ${st.stateDir}`);
+  await up(st, log);
+}

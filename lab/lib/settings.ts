@@ -1,0 +1,99 @@
+// The lab's settings, read once from the environment. Every value can be
+// overridden, so a second lab (tests, a workshop participant) can run beside the
+// first with its own LAB_DIR and ports. The user's values always win: nothing
+// here is read back from an earlier lab's files.
+import os from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const LAB_ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
+
+/** Pinned tool versions: one place. */
+export const MOTO_VERSION = '5.2.5';
+export const VAULT_VERSION = '1.21.4';
+/** moto's fixed default account. */
+export const LAB_ACCOUNT_ID = '123456789012';
+export const DEFAULT_CLUSTER = 'gloo-ee-vault-integration';
+export const DEFAULT_REGION = 'us-east-1';
+
+export interface LabPorts {
+  moto: number;
+  vault: number;
+  issuer: number;
+  stsProxy: number;
+}
+
+export interface LabSettings {
+  root: string;
+  dir: string;
+  cache: string;
+  stateDir: string;
+  ports: LabPorts;
+  /** The cluster asked for: CLUSTER_NAME, else the default. */
+  cluster: string;
+  /** True when CLUSTER_NAME came from the user's environment. */
+  clusterFromUser: boolean;
+  region: string;
+  regionFromUser: boolean;
+  vaultServerRoleName: string;
+  mode: string | undefined;
+}
+
+/** An expected problem: printed as one sentence, exit 1. */
+export class LabError extends Error {
+  override name = 'LabError';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+function port(env: NodeJS.ProcessEnv, name: string, dflt: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return dflt;
+  const n = Number(raw);
+  if (!/^\d+$/.test(raw) || n <= 0 || n >= 65536) throw new LabError(`${name}=${raw} is not a TCP port number: use a number from 1 to 65535`);
+  return n;
+}
+
+export function labCacheDir(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.LAB_CACHE) return resolve(env.LAB_CACHE);
+  const base = env.XDG_CACHE_HOME || join(os.homedir(), '.cache');
+  return join(base, 'vault-irsa-runbook');
+}
+
+export function readSettings(env: NodeJS.ProcessEnv = process.env): LabSettings {
+  const cluster = env.CLUSTER_NAME || DEFAULT_CLUSTER;
+  const region = env.AWS_REGION || DEFAULT_REGION;
+  if (!/^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$/.test(cluster))
+    throw new LabError(`CLUSTER_NAME=${cluster} is not a valid EKS cluster name: use letters, digits, - and _ (at most 100, starting with a letter or digit)`);
+  if (!/^[a-z]{2}(-[a-z]+)+-\d$/.test(region)) throw new LabError(`AWS_REGION=${region} does not look like an AWS region (e.g. us-east-1)`);
+  const vaultServerRoleName = env.VAULT_SERVER_ROLE_NAME || `vault-server-${cluster}`;
+  if (vaultServerRoleName.length > 64)
+    throw new LabError(`VAULT_SERVER_ROLE_NAME=${vaultServerRoleName} is longer than IAM's 64 characters: set a shorter VAULT_SERVER_ROLE_NAME or CLUSTER_NAME`);
+  const mode = env.LAB_MODE || undefined;
+  if (mode && mode !== 'process' && mode !== 'docker') throw new LabError(`LAB_MODE=${mode} is neither process nor docker: unset it for the process lab`);
+  const dir = resolve(env.LAB_DIR || join(LAB_ROOT, '.lab'));
+  return {
+    root: LAB_ROOT,
+    dir,
+    cache: labCacheDir(env),
+    stateDir: resolve(env.LAB_STATE_DIR || join(LAB_ROOT, '.state')),
+    ports: {
+      moto: port(env, 'LAB_MOTO_PORT', 4566),
+      vault: port(env, 'LAB_VAULT_PORT', 8200),
+      issuer: port(env, 'LAB_ISSUER_PORT', 8181),
+      stsProxy: port(env, 'LAB_STS_PROXY_PORT', 8182),
+    },
+    cluster,
+    clusterFromUser: !!env.CLUSTER_NAME,
+    region,
+    regionFromUser: !!env.AWS_REGION,
+    vaultServerRoleName,
+    mode,
+  };
+}
+
+/** Wall time since t0 as `1.2s`, from Node's clock (no `date +%N`, which BSD date lacks). */
+export function elapsed(t0: number): string {
+  return `${((performance.now() - t0) / 1000).toFixed(1)}s`;
+}
