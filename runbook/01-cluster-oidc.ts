@@ -29,7 +29,7 @@ function addClientIdCommand(v: RefValues): string {
 }
 
 export async function account(ctx: Ctx): Promise<string> {
-  const id = await send(ctx.config, 'sts', 'GetCallerIdentity', () => ctx.aws.sts.send(new GetCallerIdentityCommand({})));
+  const id = await send(ctx.config, ctx.aws.sts, new GetCallerIdentityCommand({}));
   if (isNotFound(id) || !id.Account) throw new VerificationError('sts:GetCallerIdentity returned no account');
   return id.Account;
 }
@@ -37,7 +37,7 @@ export async function account(ctx: Ctx): Promise<string> {
 export async function clusterIssuer(ctx: Ctx): Promise<string> {
   const { config } = ctx;
   if (config.oidcIssuer) return config.oidcIssuer.replace(/\/$/, '');
-  const res = await send(config, 'eks', 'DescribeCluster', () => ctx.aws.eks.send(new DescribeClusterCommand({ name: config.clusterName })), ['ResourceNotFoundException']);
+  const res = await send(config, ctx.aws.eks, new DescribeClusterCommand({ name: config.clusterName }), ['ResourceNotFoundException']);
   if (isNotFound(res)) {
     throw new ConfigError(`EKS cluster "${config.clusterName}" was not found in ${config.region}: check CLUSTER_NAME and AWS_REGION, or set OIDC_ISSUER for a cluster that is not EKS`);
   }
@@ -79,7 +79,7 @@ export const step = defineStep({
     state.set({ account: acct, partition: config.partition, issuer, oidcProvider, providerArn });
     const v: RefValues = { ...liveRefValues(ctx), account: acct, issuer, oidcProvider, providerArn };
 
-    const live = await send(config, 'iam', 'GetOpenIDConnectProvider', () => ctx.aws.iam.send(new GetOpenIDConnectProviderCommand({ OpenIDConnectProviderArn: providerArn })), ['NoSuchEntityException', 'NoSuchEntity']);
+    const live = await send(config, ctx.aws.iam, new GetOpenIDConnectProviderCommand({ OpenIDConnectProviderArn: providerArn }), ['NoSuchEntityException', 'NoSuchEntity']);
     const what = `IAM OIDC provider ${oidcProvider}`;
     if (isNotFound(live)) {
       const tp = await issuerThumbprint(issuer);
@@ -92,8 +92,7 @@ export const step = defineStep({
         apply: async () => {
           // Recorded first, so a run killed between IAM's create and its answer still leaves it to teardown.
           state.markCreated(`oidc-provider:${providerArn}`);
-          await send(config, 'iam', 'CreateOpenIDConnectProvider', () =>
-            ctx.aws.iam.send(new CreateOpenIDConnectProviderCommand({ Url: issuer, ClientIDList: [STS_AUDIENCE], ThumbprintList: [tp.thumbprint], Tags: TAGS })));
+          await send(config, ctx.aws.iam, new CreateOpenIDConnectProviderCommand({ Url: issuer, ClientIDList: [STS_AUDIENCE], ThumbprintList: [tp.thumbprint], Tags: TAGS }));
         },
       }];
     }
@@ -105,8 +104,7 @@ export const step = defineStep({
         diff: `ClientIDList: ${JSON.stringify(live.ClientIDList ?? [])} -> + ${STS_AUDIENCE}`,
         commands: [addClientIdCommand(v)],
         apply: async () => {
-          await send(config, 'iam', 'AddClientIDToOpenIDConnectProvider', () =>
-            ctx.aws.iam.send(new AddClientIDToOpenIDConnectProviderCommand({ OpenIDConnectProviderArn: providerArn, ClientID: STS_AUDIENCE })));
+          await send(config, ctx.aws.iam, new AddClientIDToOpenIDConnectProviderCommand({ OpenIDConnectProviderArn: providerArn, ClientID: STS_AUDIENCE }));
         },
       });
     } else {
@@ -117,7 +115,7 @@ export const step = defineStep({
 
   async verify(ctx) {
     const providerArn = ctx.state.get('providerArn')!;
-    const live = await send(ctx.config, 'iam', 'GetOpenIDConnectProvider', () => ctx.aws.iam.send(new GetOpenIDConnectProviderCommand({ OpenIDConnectProviderArn: providerArn })), ['NoSuchEntityException', 'NoSuchEntity']);
+    const live = await send(ctx.config, ctx.aws.iam, new GetOpenIDConnectProviderCommand({ OpenIDConnectProviderArn: providerArn }), ['NoSuchEntityException', 'NoSuchEntity']);
     if (isNotFound(live)) throw new VerificationError(`the OIDC provider ${providerArn} is not there after the step: run step 01 again`);
     if (!(live.ClientIDList ?? []).includes(STS_AUDIENCE)) throw new VerificationError(`the OIDC provider ${providerArn} does not list ${STS_AUDIENCE}`);
     return `provider ${providerArn} trusts ${STS_AUDIENCE}`;

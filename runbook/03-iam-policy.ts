@@ -34,10 +34,10 @@ export function vaultServerTrust(ctx: Pick<Ctx, 'config'>, providerArn: string, 
 }
 
 async function liveDefaultDocument(ctx: Ctx, arn: string): Promise<{ doc: unknown; versionId: string } | undefined> {
-  const p = await send(ctx.config, 'iam', 'GetPolicy', () => ctx.aws.iam.send(new GetPolicyCommand({ PolicyArn: arn })), ['NoSuchEntityException', 'NoSuchEntity']);
+  const p = await send(ctx.config, ctx.aws.iam, new GetPolicyCommand({ PolicyArn: arn }), ['NoSuchEntityException', 'NoSuchEntity']);
   if (isNotFound(p) || !p.Policy?.DefaultVersionId) return undefined;
   const versionId = p.Policy.DefaultVersionId;
-  const v = await send(ctx.config, 'iam', 'GetPolicyVersion', () => ctx.aws.iam.send(new GetPolicyVersionCommand({ PolicyArn: arn, VersionId: versionId })));
+  const v = await send(ctx.config, ctx.aws.iam, new GetPolicyVersionCommand({ PolicyArn: arn, VersionId: versionId }));
   if (isNotFound(v)) return undefined;
   return { doc: parsePolicyDocument(v.PolicyVersion?.Document ?? '{}'), versionId };
 }
@@ -55,8 +55,7 @@ async function policyAction(ctx: Ctx, arn: string): Promise<Action> {
       apply: async () => {
         // Recorded first, so a run killed between IAM's create and its answer still leaves it to teardown.
         state.markCreated(`iam-policy:${arn}`);
-        await send(config, 'iam', 'CreatePolicy', () =>
-          ctx.aws.iam.send(new CreatePolicyCommand({ PolicyName: config.policyName, Description: POLICY_DESCRIPTION, PolicyDocument: serialize(wanted), Tags: TAGS })));
+        await send(config, ctx.aws.iam, new CreatePolicyCommand({ PolicyName: config.policyName, Description: POLICY_DESCRIPTION, PolicyDocument: serialize(wanted), Tags: TAGS }));
       },
     };
   }
@@ -69,22 +68,21 @@ async function policyAction(ctx: Ctx, arn: string): Promise<Action> {
     commands: [heredoc(POLICY_FILE, serialize(wanted)), awsCli(config, 'iam', 'create-policy-version', '--policy-arn', arn, '--policy-document', `file://${POLICY_FILE}`, '--set-as-default')],
     apply: async () => {
       // IAM keeps at most five versions: drop the oldest non-default one first.
-      const list = await send(config, 'iam', 'ListPolicyVersions', () => ctx.aws.iam.send(new ListPolicyVersionsCommand({ PolicyArn: arn })));
+      const list = await send(config, ctx.aws.iam, new ListPolicyVersionsCommand({ PolicyArn: arn }));
       const versions = isNotFound(list) ? [] : (list.Versions ?? []);
       if (versions.length >= 5) {
         const oldest = versions.filter((v) => !v.IsDefaultVersion).sort((a, b) => (a.CreateDate?.getTime() ?? 0) - (b.CreateDate?.getTime() ?? 0))[0];
         if (oldest?.VersionId) {
-          await send(config, 'iam', 'DeletePolicyVersion', () => ctx.aws.iam.send(new DeletePolicyVersionCommand({ PolicyArn: arn, VersionId: oldest.VersionId })));
+          await send(config, ctx.aws.iam, new DeletePolicyVersionCommand({ PolicyArn: arn, VersionId: oldest.VersionId }));
         }
       }
-      await send(config, 'iam', 'CreatePolicyVersion', () =>
-        ctx.aws.iam.send(new CreatePolicyVersionCommand({ PolicyArn: arn, PolicyDocument: serialize(wanted), SetAsDefault: true })));
+      await send(config, ctx.aws.iam, new CreatePolicyVersionCommand({ PolicyArn: arn, PolicyDocument: serialize(wanted), SetAsDefault: true }));
     },
   };
 }
 
 async function isAttached(ctx: Ctx, role: string, arn: string): Promise<boolean> {
-  const res = await send(ctx.config, 'iam', 'ListAttachedRolePolicies', () => ctx.aws.iam.send(new ListAttachedRolePoliciesCommand({ RoleName: role })), ['NoSuchEntityException', 'NoSuchEntity']);
+  const res = await send(ctx.config, ctx.aws.iam, new ListAttachedRolePoliciesCommand({ RoleName: role }), ['NoSuchEntityException', 'NoSuchEntity']);
   return !isNotFound(res) && (res.AttachedPolicies ?? []).some((p) => p.PolicyArn === arn);
 }
 
@@ -97,7 +95,7 @@ async function attachAction(ctx: Ctx, arn: string, roleExists: boolean): Promise
     change: 'create',
     commands: [awsCli(config, 'iam', 'attach-role-policy', '--role-name', config.roleName, '--policy-arn', arn)],
     apply: async () => {
-      await send(config, 'iam', 'AttachRolePolicy', () => ctx.aws.iam.send(new AttachRolePolicyCommand({ RoleName: config.roleName, PolicyArn: arn })));
+      await send(config, ctx.aws.iam, new AttachRolePolicyCommand({ RoleName: config.roleName, PolicyArn: arn }));
     },
   };
 }
@@ -110,7 +108,7 @@ async function vaultServerPolicyAction(ctx: Ctx, roleExists: boolean): Promise<A
   const what = `inline policy ${name} on ${role}`;
   let live: unknown;
   if (roleExists) {
-    const res = await send(config, 'iam', 'GetRolePolicy', () => ctx.aws.iam.send(new GetRolePolicyCommand({ RoleName: role, PolicyName: name })), ['NoSuchEntityException', 'NoSuchEntity']);
+    const res = await send(config, ctx.aws.iam, new GetRolePolicyCommand({ RoleName: role, PolicyName: name }), ['NoSuchEntityException', 'NoSuchEntity']);
     if (!isNotFound(res) && res.PolicyDocument) live = parsePolicyDocument(res.PolicyDocument);
   }
   if (live && sameDocument(live, wanted)) return { what, change: 'none', note: 'iam:GetRole, iam:GetUser' };
@@ -121,7 +119,7 @@ async function vaultServerPolicyAction(ctx: Ctx, roleExists: boolean): Promise<A
     ...(live ? { diff: jsonDiff(live, wanted, 'inline policy') } : {}),
     commands: [heredoc(file, serialize(wanted)), awsCli(config, 'iam', 'put-role-policy', '--role-name', role, '--policy-name', name, '--policy-document', `file://${file}`)],
     apply: async () => {
-      await send(config, 'iam', 'PutRolePolicy', () => ctx.aws.iam.send(new PutRolePolicyCommand({ RoleName: role, PolicyName: name, PolicyDocument: serialize(wanted) })));
+      await send(config, ctx.aws.iam, new PutRolePolicyCommand({ RoleName: role, PolicyName: name, PolicyDocument: serialize(wanted) }));
     },
   };
 }
@@ -185,7 +183,7 @@ export const step = defineStep({
     if (!live || !sameDocument(live.doc, vaultAuthPolicy(state.get('roleArn')!))) throw new VerificationError(`policy ${arn} is missing or its default version differs`);
     if (!(await isAttached(ctx, config.roleName, arn))) throw new VerificationError(`policy ${arn} is not attached to ${config.roleName}`);
     if (config.vaultServerIdentity === 'role') {
-      const res = await send(config, 'iam', 'GetRolePolicy', () => ctx.aws.iam.send(new GetRolePolicyCommand({ RoleName: config.vaultServerRoleName, PolicyName: config.vaultServerPolicyName })), ['NoSuchEntityException', 'NoSuchEntity']);
+      const res = await send(config, ctx.aws.iam, new GetRolePolicyCommand({ RoleName: config.vaultServerRoleName, PolicyName: config.vaultServerPolicyName }), ['NoSuchEntityException', 'NoSuchEntity']);
       if (isNotFound(res)) throw new VerificationError(`the Vault server role ${config.vaultServerRoleName} has no policy ${config.vaultServerPolicyName}`);
       return `policy attached to ${config.roleName}; Vault server role ${state.get('vaultServerRoleArn')} may call iam:GetRole`;
     }

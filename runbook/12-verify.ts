@@ -122,7 +122,7 @@ export async function verifyChain(ctx: Ctx, opts: ChainOptions = {}, report: (l:
   // 2 trust
   if (!(await step(2, `trust policy of ${roleArn.split('/').pop()}`, async () => {
     const provider = oidcProviderArn(config.partition, state.get('account') ?? roleArn.split(':')[4]!, claims!.iss.replace(/^https:\/\//, '').replace(/\/$/, ''));
-    const live = await send(config, 'iam', 'GetOpenIDConnectProvider', () => ctx.aws.iam.send(new GetOpenIDConnectProviderCommand({ OpenIDConnectProviderArn: provider })), ['NoSuchEntityException', 'NoSuchEntity']);
+    const live = await send(config, ctx.aws.iam, new GetOpenIDConnectProviderCommand({ OpenIDConnectProviderArn: provider }), ['NoSuchEntityException', 'NoSuchEntity']);
     const pf = diagnoseProvider(provider, isNotFound(live) ? undefined : { clientIds: live.ClientIDList ?? [] });
     if (pf) fail(`${pf.title}: ${pf.explanation}`);
     const role = await getRole(ctx, roleArn.split('/').pop()!);
@@ -137,8 +137,7 @@ export async function verifyChain(ctx: Ctx, opts: ChainOptions = {}, report: (l:
   let creds: { accessKeyId: string; secretAccessKey: string; sessionToken: string } | undefined;
   let callerArn = '';
   if (!(await step(3, 'sts:AssumeRoleWithWebIdentity', async () => {
-    const res = await send(config, 'sts', 'AssumeRoleWithWebIdentity', () =>
-      ctx.aws.sts.send(new AssumeRoleWithWebIdentityCommand({ RoleArn: roleArn, RoleSessionName: 'vault-irsa-verify', WebIdentityToken: jwt, DurationSeconds: 900 })));
+    const res = await send(config, ctx.aws.sts, new AssumeRoleWithWebIdentityCommand({ RoleArn: roleArn, RoleSessionName: 'vault-irsa-verify', WebIdentityToken: jwt, DurationSeconds: 900 }));
     if (isNotFound(res) || !res.Credentials?.AccessKeyId || !res.Credentials.SecretAccessKey || !res.Credentials.SessionToken) return fail('STS returned no credentials');
     addSecret(res.Credentials.SecretAccessKey);
     addSecret(res.Credentials.SessionToken);

@@ -91,9 +91,9 @@ function getRoleFix(ctx: Ctx, d: NonNullable<ReturnType<typeof parseGetRoleDenie
     ],
     apply: async () => {
       if (isUser) {
-        await send(config, 'iam', 'PutUserPolicy', () => ctx.aws.iam.send(new PutUserPolicyCommand({ UserName: name, PolicyName: GETROLE_FIX_POLICY, PolicyDocument: doc })));
+        await send(config, ctx.aws.iam, new PutUserPolicyCommand({ UserName: name, PolicyName: GETROLE_FIX_POLICY, PolicyDocument: doc }));
       } else {
-        await send(config, 'iam', 'PutRolePolicy', () => ctx.aws.iam.send(new PutRolePolicyCommand({ RoleName: name, PolicyName: GETROLE_FIX_POLICY, PolicyDocument: doc })));
+        await send(config, ctx.aws.iam, new PutRolePolicyCommand({ RoleName: name, PolicyName: GETROLE_FIX_POLICY, PolicyDocument: doc }));
       }
       state.markCreated(`iam-inline-policy:${isUser ? 'user' : 'role'}/${name}/${GETROLE_FIX_POLICY}`);
     },
@@ -112,7 +112,7 @@ export async function diagnose(ctx: Ctx): Promise<{ found: Diagnosis[]; checked:
   const roleArn = state.get('roleArn') ?? (await recoverRoleArn(ctx));
 
   // OIDC provider
-  const prov = await send(config, 'iam', 'GetOpenIDConnectProvider', () => ctx.aws.iam.send(new GetOpenIDConnectProviderCommand({ OpenIDConnectProviderArn: providerArn })), ['NoSuchEntityException', 'NoSuchEntity']);
+  const prov = await send(config, ctx.aws.iam, new GetOpenIDConnectProviderCommand({ OpenIDConnectProviderArn: providerArn }), ['NoSuchEntityException', 'NoSuchEntity']);
   const provLive = isNotFound(prov) ? undefined : { clientIds: prov.ClientIDList ?? [] };
   const pf = diagnoseProvider(providerArn, provLive);
   checked.push('OIDC provider');
@@ -124,7 +124,7 @@ export async function diagnose(ctx: Ctx): Promise<{ found: Diagnosis[]; checked:
             change: 'update',
             commands: [awsCli(config, 'iam', 'add-client-id-to-open-id-connect-provider', '--open-id-connect-provider-arn', providerArn, '--client-id', STS_AUDIENCE)],
             apply: async () => {
-              await send(config, 'iam', 'AddClientIDToOpenIDConnectProvider', () => ctx.aws.iam.send(new AddClientIDToOpenIDConnectProviderCommand({ OpenIDConnectProviderArn: providerArn, ClientID: STS_AUDIENCE })));
+              await send(config, ctx.aws.iam, new AddClientIDToOpenIDConnectProviderCommand({ OpenIDConnectProviderArn: providerArn, ClientID: STS_AUDIENCE }));
             },
           }
         : {
@@ -132,7 +132,7 @@ export async function diagnose(ctx: Ctx): Promise<{ found: Diagnosis[]; checked:
             commands: [awsCli(config, 'iam', 'create-open-id-connect-provider', '--url', issuer, '--client-id-list', STS_AUDIENCE, '--thumbprint-list', '${THUMBPRINT}', '--tags', 'Key=managed-by,Value=vault-irsa-runbook')],
             apply: async () => {
               const tp = await issuerThumbprint(issuer);
-              await send(config, 'iam', 'CreateOpenIDConnectProvider', () => ctx.aws.iam.send(new CreateOpenIDConnectProviderCommand({ Url: issuer, ClientIDList: [STS_AUDIENCE], ThumbprintList: [tp.thumbprint], Tags: TAGS })));
+              await send(config, ctx.aws.iam, new CreateOpenIDConnectProviderCommand({ Url: issuer, ClientIDList: [STS_AUDIENCE], ThumbprintList: [tp.thumbprint], Tags: TAGS }));
               state.markCreated(`oidc-provider:${providerArn}`);
             },
           },
@@ -153,7 +153,7 @@ export async function diagnose(ctx: Ctx): Promise<{ found: Diagnosis[]; checked:
           diff: jsonDiff(role.trust, wanted, 'trust policy'),
           commands: updateTrustCommands(ctx, config.roleName, serialize(wanted)),
           apply: async () => {
-            await send(config, 'iam', 'UpdateAssumeRolePolicy', () => ctx.aws.iam.send(new UpdateAssumeRolePolicyCommand({ RoleName: config.roleName, PolicyDocument: serialize(wanted) })));
+            await send(config, ctx.aws.iam, new UpdateAssumeRolePolicyCommand({ RoleName: config.roleName, PolicyDocument: serialize(wanted) }));
           },
         },
       });

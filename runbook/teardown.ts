@@ -76,8 +76,8 @@ const inlinePolicies = defineStep({
       const what = `inline policy ${policy} on ${kind} ${name}`;
       const isUser = kind === 'user';
       const live = isUser
-        ? await send(config, 'iam', 'GetUserPolicy', () => ctx.aws.iam.send(new GetUserPolicyCommand({ UserName: name, PolicyName: policy })), NOT_FOUND)
-        : await send(config, 'iam', 'GetRolePolicy', () => ctx.aws.iam.send(new GetRolePolicyCommand({ RoleName: name, PolicyName: policy })), NOT_FOUND);
+        ? await send(config, ctx.aws.iam, new GetUserPolicyCommand({ UserName: name, PolicyName: policy }), NOT_FOUND)
+        : await send(config, ctx.aws.iam, new GetRolePolicyCommand({ RoleName: name, PolicyName: policy }), NOT_FOUND);
       if (isNotFound(live)) {
         out.push(gone(ctx, id, what));
         continue;
@@ -88,8 +88,8 @@ const inlinePolicies = defineStep({
         destructive: true,
         commands: [awsCli(config, 'iam', isUser ? 'delete-user-policy' : 'delete-role-policy', isUser ? '--user-name' : '--role-name', name, '--policy-name', policy)],
         apply: async () => {
-          if (isUser) await send(config, 'iam', 'DeleteUserPolicy', () => ctx.aws.iam.send(new DeleteUserPolicyCommand({ UserName: name, PolicyName: policy })), NOT_FOUND);
-          else await send(config, 'iam', 'DeleteRolePolicy', () => ctx.aws.iam.send(new DeleteRolePolicyCommand({ RoleName: name, PolicyName: policy })), NOT_FOUND);
+          if (isUser) await send(config, ctx.aws.iam, new DeleteUserPolicyCommand({ UserName: name, PolicyName: policy }), NOT_FOUND);
+          else await send(config, ctx.aws.iam, new DeleteRolePolicyCommand({ RoleName: name, PolicyName: policy }), NOT_FOUND);
           ctx.state.forget(id);
         },
       });
@@ -252,21 +252,21 @@ const iamPolicies = defineStep({
     for (const arn of created(ctx, 'iam-policy:')) {
       const id = `iam-policy:${arn}`;
       const what = `IAM policy ${arn.split('/').pop()}`;
-      const p = await send(config, 'iam', 'GetPolicy', () => ctx.aws.iam.send(new GetPolicyCommand({ PolicyArn: arn })), NOT_FOUND);
+      const p = await send(config, ctx.aws.iam, new GetPolicyCommand({ PolicyArn: arn }), NOT_FOUND);
       if (isNotFound(p)) {
         out.push(gone(ctx, id, what));
         continue;
       }
       let tags = p.Policy?.Tags;
       if (!tags) {
-        const t = await send(config, 'iam', 'ListPolicyTags', () => ctx.aws.iam.send(new ListPolicyTagsCommand({ PolicyArn: arn })), NOT_FOUND);
+        const t = await send(config, ctx.aws.iam, new ListPolicyTagsCommand({ PolicyArn: arn }), NOT_FOUND);
         tags = isNotFound(t) ? [] : t.Tags;
       }
       if (!tagged(tags)) {
         out.push(notOurs(what, `no tag ${TAG_KEY}=${TAG_VALUE} (re-created by someone else?)`));
         continue;
       }
-      const ents = await send(config, 'iam', 'ListEntitiesForPolicy', () => ctx.aws.iam.send(new ListEntitiesForPolicyCommand({ PolicyArn: arn })), NOT_FOUND);
+      const ents = await send(config, ctx.aws.iam, new ListEntitiesForPolicyCommand({ PolicyArn: arn }), NOT_FOUND);
       const roles = isNotFound(ents) ? [] : (ents.PolicyRoles ?? []).map((r) => r.RoleName!).filter(Boolean);
       const users = isNotFound(ents) ? [] : (ents.PolicyUsers ?? []).map((r) => r.UserName!).filter(Boolean);
       const groups = isNotFound(ents) ? [] : (ents.PolicyGroups ?? []).map((r) => r.GroupName!).filter(Boolean);
@@ -277,14 +277,14 @@ const iamPolicies = defineStep({
         ...(roles.length + users.length + groups.length ? { note: `detached first from ${[...roles.map((r) => `role ${r}`), ...users.map((u) => `user ${u}`), ...groups.map((g) => `group ${g}`)].join(', ')}` } : {}),
         commands: [...roles.map((r) => awsCli(config, 'iam', 'detach-role-policy', '--role-name', r, '--policy-arn', arn)), awsCli(config, 'iam', 'delete-policy', '--policy-arn', arn)],
         apply: async () => {
-          for (const r of roles) await send(config, 'iam', 'DetachRolePolicy', () => ctx.aws.iam.send(new DetachRolePolicyCommand({ RoleName: r, PolicyArn: arn })), NOT_FOUND);
-          for (const u of users) await send(config, 'iam', 'DetachUserPolicy', () => ctx.aws.iam.send(new DetachUserPolicyCommand({ UserName: u, PolicyArn: arn })), NOT_FOUND);
-          for (const g of groups) await send(config, 'iam', 'DetachGroupPolicy', () => ctx.aws.iam.send(new DetachGroupPolicyCommand({ GroupName: g, PolicyArn: arn })), NOT_FOUND);
-          const vs = await send(config, 'iam', 'ListPolicyVersions', () => ctx.aws.iam.send(new ListPolicyVersionsCommand({ PolicyArn: arn })), NOT_FOUND);
+          for (const r of roles) await send(config, ctx.aws.iam, new DetachRolePolicyCommand({ RoleName: r, PolicyArn: arn }), NOT_FOUND);
+          for (const u of users) await send(config, ctx.aws.iam, new DetachUserPolicyCommand({ UserName: u, PolicyArn: arn }), NOT_FOUND);
+          for (const g of groups) await send(config, ctx.aws.iam, new DetachGroupPolicyCommand({ GroupName: g, PolicyArn: arn }), NOT_FOUND);
+          const vs = await send(config, ctx.aws.iam, new ListPolicyVersionsCommand({ PolicyArn: arn }), NOT_FOUND);
           for (const v of isNotFound(vs) ? [] : (vs.Versions ?? []).filter((x) => !x.IsDefaultVersion)) {
-            await send(config, 'iam', 'DeletePolicyVersion', () => ctx.aws.iam.send(new DeletePolicyVersionCommand({ PolicyArn: arn, VersionId: v.VersionId })), NOT_FOUND);
+            await send(config, ctx.aws.iam, new DeletePolicyVersionCommand({ PolicyArn: arn, VersionId: v.VersionId }), NOT_FOUND);
           }
-          await send(config, 'iam', 'DeletePolicy', () => ctx.aws.iam.send(new DeletePolicyCommand({ PolicyArn: arn })), NOT_FOUND);
+          await send(config, ctx.aws.iam, new DeletePolicyCommand({ PolicyArn: arn }), NOT_FOUND);
           ctx.state.forget(id);
         },
       });
@@ -315,16 +315,16 @@ const iamRoles = defineStep({
       }
       let roleTagged = live.tags[TAG_KEY] === TAG_VALUE;
       if (!roleTagged && !Object.keys(live.tags).length) {
-        const lt = await send(config, 'iam', 'ListRoleTags', () => ctx.aws.iam.send(new ListRoleTagsCommand({ RoleName: name })), NOT_FOUND);
+        const lt = await send(config, ctx.aws.iam, new ListRoleTagsCommand({ RoleName: name }), NOT_FOUND);
         roleTagged = !isNotFound(lt) && tagged(lt.Tags);
       }
       if (!roleTagged) {
         out.push(notOurs(what, `no tag ${TAG_KEY}=${TAG_VALUE} (re-created by someone else?)`));
         continue;
       }
-      const inl = await send(config, 'iam', 'ListRolePolicies', () => ctx.aws.iam.send(new ListRolePoliciesCommand({ RoleName: name })), NOT_FOUND);
+      const inl = await send(config, ctx.aws.iam, new ListRolePoliciesCommand({ RoleName: name }), NOT_FOUND);
       const inline = isNotFound(inl) ? [] : (inl.PolicyNames ?? []);
-      const att = await send(config, 'iam', 'ListAttachedRolePolicies', () => ctx.aws.iam.send(new ListAttachedRolePoliciesCommand({ RoleName: name })), NOT_FOUND);
+      const att = await send(config, ctx.aws.iam, new ListAttachedRolePoliciesCommand({ RoleName: name }), NOT_FOUND);
       const attached = isNotFound(att) ? [] : (att.AttachedPolicies ?? []).map((p) => p.PolicyArn!).filter(Boolean);
       const extra = [...inline.map((p) => `inline ${p}`), ...attached.map((a) => `attached ${a.split('/').pop()}`)];
       out.push({
@@ -338,9 +338,9 @@ const iamRoles = defineStep({
           awsCli(config, 'iam', 'delete-role', '--role-name', name),
         ],
         apply: async () => {
-          for (const p of inline) await send(config, 'iam', 'DeleteRolePolicy', () => ctx.aws.iam.send(new DeleteRolePolicyCommand({ RoleName: name, PolicyName: p })), NOT_FOUND);
-          for (const a of attached) await send(config, 'iam', 'DetachRolePolicy', () => ctx.aws.iam.send(new DetachRolePolicyCommand({ RoleName: name, PolicyArn: a })), NOT_FOUND);
-          await send(config, 'iam', 'DeleteRole', () => ctx.aws.iam.send(new DeleteRoleCommand({ RoleName: name })), NOT_FOUND);
+          for (const p of inline) await send(config, ctx.aws.iam, new DeleteRolePolicyCommand({ RoleName: name, PolicyName: p }), NOT_FOUND);
+          for (const a of attached) await send(config, ctx.aws.iam, new DetachRolePolicyCommand({ RoleName: name, PolicyArn: a }), NOT_FOUND);
+          await send(config, ctx.aws.iam, new DeleteRoleCommand({ RoleName: name }), NOT_FOUND);
           ctx.state.forget(id);
           if (name === config.roleName) ctx.state.set({ roleArn: undefined });
           if (name === config.vaultServerRoleName) ctx.state.set({ vaultServerRoleArn: undefined });
@@ -364,14 +364,14 @@ const oidcProviders = defineStep({
     for (const arn of created(ctx, 'oidc-provider:')) {
       const id = `oidc-provider:${arn}`;
       const what = `IAM OIDC provider ${arn.split('oidc-provider/').pop()}`;
-      const live = await send(config, 'iam', 'GetOpenIDConnectProvider', () => ctx.aws.iam.send(new GetOpenIDConnectProviderCommand({ OpenIDConnectProviderArn: arn })), NOT_FOUND);
+      const live = await send(config, ctx.aws.iam, new GetOpenIDConnectProviderCommand({ OpenIDConnectProviderArn: arn }), NOT_FOUND);
       if (isNotFound(live)) {
         out.push(gone(ctx, id, what));
         continue;
       }
       let provTagged = tagged(live.Tags);
       if (!provTagged && !live.Tags?.length) {
-        const lt = await send(config, 'iam', 'ListOpenIDConnectProviderTags', () => ctx.aws.iam.send(new ListOpenIDConnectProviderTagsCommand({ OpenIDConnectProviderArn: arn })), NOT_FOUND);
+        const lt = await send(config, ctx.aws.iam, new ListOpenIDConnectProviderTagsCommand({ OpenIDConnectProviderArn: arn }), NOT_FOUND);
         provTagged = !isNotFound(lt) && tagged(lt.Tags);
       }
       if (!provTagged) {
@@ -385,7 +385,7 @@ const oidcProviders = defineStep({
         note: 'every IRSA role of this cluster stops working',
         commands: [awsCli(config, 'iam', 'delete-open-id-connect-provider', '--open-id-connect-provider-arn', arn)],
         apply: async () => {
-          await send(config, 'iam', 'DeleteOpenIDConnectProvider', () => ctx.aws.iam.send(new DeleteOpenIDConnectProviderCommand({ OpenIDConnectProviderArn: arn })), NOT_FOUND);
+          await send(config, ctx.aws.iam, new DeleteOpenIDConnectProviderCommand({ OpenIDConnectProviderArn: arn }), NOT_FOUND);
           ctx.state.forget(id);
         },
       });
