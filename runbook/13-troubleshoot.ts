@@ -24,7 +24,6 @@ import { heredoc } from '../lib/shell.js';
 import { vaultRoleName, type Config } from '../lib/config.js';
 import { jsonDiff } from '../lib/diff.js';
 import { STS_AUDIENCE, getRoleFixPolicy, oidcProviderArn, oidcProviderOf, roleArn as iamRoleArn, serialize } from '../lib/iam-documents.js';
-import { recordCall } from '../lib/calls.js';
 import { getRole, updateTrustCommands } from '../lib/iam-role.js';
 import { issuerThumbprint } from '../lib/thumbprint.js';
 import { clientConfig, clientConfigCommand, kvUpgradeCommand, liveRole, roleCommand, rolePayload } from '../lib/vault-documents.js';
@@ -38,7 +37,7 @@ import {
   parseGetRoleDenied,
   type Finding,
 } from '../lib/troubleshoot.js';
-import type { Vault } from '../lib/vault.js';
+import { VaultRequestError, type Vault } from '../lib/vault.js';
 import { account, clusterIssuer } from './01-cluster-oidc.js';
 import { wantedTrust, recoverRoleArn } from './02-iam-role.js';
 import { vaultOf } from './04-install-vault.js';
@@ -58,21 +57,18 @@ export interface Diagnosis {
 
 /**
  * Ask Vault to resolve the bound ARN as writing the role does; AWS's refusal names
- * the identity. Plain HTTP, not the wrapper: the full error text (several lines) is needed.
+ * the identity. Vault's error lines are kept whole (VaultRequestError.errors).
  */
 export async function probeGetRole(vault: Vault, config: Config, roleArn: string): Promise<string | undefined> {
   const path = `auth/${config.authMount}/role/${PROBE_ROLE}`;
-  const url = `${vault.addr.replace(/\/$/, '')}/v1/${path}`;
-  const headers = { 'X-Vault-Token': config.vaultToken ?? '', 'content-type': 'application/json' };
-  recordCall({ service: 'vault', action: `POST ${path}`, mutating: true });
   try {
-    const res = await fetch(url, { method: 'POST', headers, body: JSON.stringify({ auth_type: 'iam', bound_iam_principal_arn: roleArn, token_policies: 'default', token_ttl: '1m' }), signal: AbortSignal.timeout(30_000) });
-    if (res.ok) return undefined;
-    const body = (await res.json().catch(() => ({}))) as { errors?: string[] };
-    return (body.errors ?? [`HTTP ${res.status}`]).join('\n');
+    await vault.write(path, { auth_type: 'iam', bound_iam_principal_arn: roleArn, token_policies: 'default', token_ttl: '1m' }, 30_000);
+    return undefined;
+  } catch (err) {
+    if (err instanceof VaultRequestError) return err.errors.join('\n');
+    throw err;
   } finally {
-    recordCall({ service: 'vault', action: `DELETE ${path}`, mutating: true });
-    await fetch(url, { method: 'DELETE', headers }).catch(() => undefined);
+    await vault.delete(path).catch(() => undefined);
   }
 }
 
