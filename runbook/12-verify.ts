@@ -1,6 +1,6 @@
 // Step 12 (`make verify`): prove the whole chain Gloo depends on, link by link:
-//   1 a web-identity token for the gloo service account (kubectl create token; in
-//     the lab, the lab issuer),
+//   1 a web-identity token for the gloo service account (kubectl create token, or
+//     SA_TOKEN_COMMAND: in the lab, the lab issuer),
 //   2 its sub/aud against the role's live trust policy (and the OIDC provider),
 //   3 sts:AssumeRoleWithWebIdentity,
 //   4 the Vault IAM login: GetCallerIdentity signed with the server-ID header,
@@ -20,8 +20,7 @@ import { Vault } from '../lib/vault.js';
 import { addSecret } from '../lib/redact.js';
 import { cmd, raw } from '../lib/shell.js';
 import { awsCli } from '../lib/aws-cli.js';
-import { kubectl } from '../lib/kube.js';
-import { readLabEnv, mintServiceAccountToken } from '../lab/lib/lab.js';
+import { tokenCommand, webIdentityToken } from '../lib/web-identity.js';
 import { getRole } from '../lib/iam-role.js';
 import { oidcProviderArn, STS_AUDIENCE } from '../lib/iam-documents.js';
 import { stsEndpoint } from '../lib/vault-documents.js';
@@ -63,27 +62,6 @@ export interface ChainOptions {
   serviceAccount?: string;
 }
 
-/** Lab or real cluster: the lab when AWS_ENDPOINT_URL is the running lab's moto. */
-function labFor(config: Config): ReturnType<typeof readLabEnv> | undefined {
-  if (!config.awsEndpoint) return undefined;
-  try {
-    const lab = readLabEnv();
-    return lab.awsEndpoint.replace(/\/$/, '') === config.awsEndpoint.replace(/\/$/, '') ? lab : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-async function webIdentityToken(config: Config, sa: string): Promise<{ jwt: string; source: string }> {
-  const lab = labFor(config);
-  if (lab) {
-    const jwt = await mintServiceAccountToken(config.namespace, sa, { cluster: config.clusterName });
-    return { jwt, source: `lab issuer for cluster ${config.clusterName}` };
-  }
-  const jwt = (await kubectl(['create', 'token', sa, '-n', config.namespace, '--audience', STS_AUDIENCE], { config })).trim();
-  return { jwt, source: 'kubectl create token' };
-}
-
 /** The chain, link by link. Stops at the first broken link; never throws for a broken link. */
 export async function verifyChain(ctx: Ctx, opts: ChainOptions = {}, report: (l: Link, ms: number) => void = () => undefined): Promise<Link[]> {
   const { config, state } = ctx;
@@ -111,7 +89,7 @@ export async function verifyChain(ctx: Ctx, opts: ChainOptions = {}, report: (l:
   let jwt = '';
   let claims: TokenClaims | undefined;
   if (!(await step(1, `web-identity token for ${ns}/${sa}`, async () => {
-    const t = await webIdentityToken(config, sa);
+    const t = await webIdentityToken(config, ns, sa);
     jwt = t.jwt;
     addSecret(jwt);
     const c = decodeJwt(jwt);
@@ -209,7 +187,7 @@ export const step = defineStep({
   reference(v) {
     const c = v.config;
     return [
-      raw(`# 1 a web-identity token for the gloo service account\nexport TOKEN=$(${cmd('kubectl', 'create', 'token', GLOO_SA, '-n', c.namespace, '--audience', STS_AUDIENCE)})`),
+      raw(`# 1 a web-identity token for the gloo service account\nexport TOKEN=$(${cmd(...tokenCommand(c, c.namespace, GLOO_SA))})`),
       raw(`# 2 compare its sub/aud with the role's trust policy\necho "$TOKEN" | cut -d. -f2 | base64 -d 2>/dev/null; echo\n${awsCli(c, 'iam', 'get-role', '--role-name', c.roleName, '--query', 'Role.AssumeRolePolicyDocument')}`),
       raw(`# 3 assume the role with it\n${awsCli(c, 'sts', 'assume-role-with-web-identity', '--role-arn', v.roleArn, '--role-session-name', 'vault-irsa-verify', '--web-identity-token', '$TOKEN')}`),
       raw(`# 4 log in to Vault as Gloo does (with the credentials from 3 exported as AWS_*)\n${cmd('vault', 'login', `-path=${c.authMount}`, '-method=aws', `header_value=${c.iamServerIdHeader}`, `role=${c.roleName.toLowerCase()}`, `region=${c.region}`)}`),

@@ -84,7 +84,7 @@ async function awsSetup(dir: string): Promise<void> {
 
 async function mint(dir: string, args: string[]): Promise<void> {
   const pos: string[] = [];
-  let cluster: string | undefined;
+  let cluster: string | undefined = process.env.CLUSTER_NAME || undefined;
   let ttl: number | undefined;
   let out: string | undefined;
   for (let i = 0; i < args.length; i++) {
