@@ -9,6 +9,12 @@ import { addSecret } from './redact.js';
 
 type Json = Record<string, unknown>;
 
+export interface MountEntry {
+  type?: string;
+  description?: string;
+  options?: Record<string, string> | null;
+}
+
 interface VaultLikeError {
   message?: string;
   code?: string;
@@ -79,6 +85,19 @@ export class Vault {
 
   delete(path: string): Promise<Json | undefined> {
     return this.call('DELETE', path, () => this.client.delete(path), true);
+  }
+
+  /** The mount table entry at `<path>/` of sys/auth or sys/mounts. */
+  async mountEntry(table: 'sys/auth' | 'sys/mounts', path: string): Promise<MountEntry | undefined> {
+    const res = await this.read(table);
+    const data = ((res?.data as Record<string, unknown> | undefined) ?? res ?? {}) as Record<string, MountEntry>;
+    return data[`${path}/`];
+  }
+
+  /** The text of an ACL policy, undefined when there is none. */
+  async policyText(name: string): Promise<string | undefined> {
+    const res = await this.read(`sys/policies/acl/${name}`);
+    return ((res?.data ?? res) as { policy?: string } | undefined)?.policy;
   }
 
   /** A login is a POST that changes nothing in configuration. */

@@ -13,25 +13,21 @@ import {
   ListPolicyVersionsCommand,
   PutRolePolicyCommand,
 } from '@aws-sdk/client-iam';
-import { defineStep, type Action, type Ctx } from '../lib/step.js';
+import { defineStep, recordCreated, type Action, type Ctx } from '../lib/step.js';
+import { deletePolicy, deleteRole } from '../lib/delete.js';
 import { isNotFound, send } from '../lib/aws.js';
 import { awsCli, TAGS } from '../lib/aws-cli.js';
 import { heredoc, raw } from '../lib/shell.js';
 import { jsonDiff } from '../lib/diff.js';
 import { VerificationError } from '../lib/errors.js';
 import { getRole, roleAction, createRoleCommands } from '../lib/iam-role.js';
-import { parsePolicyDocument, policyArn, sameDocument, serialize, trustPolicy, vaultAuthPolicy, vaultServerPolicy } from '../lib/iam-documents.js';
-import { recoverRoleArn } from './02-iam-role.js';
+import { parsePolicyDocument, policyArn, sameDocument, serialize, vaultAuthPolicy, vaultServerPolicy, vaultServerTrust } from '../lib/iam-documents.js';
 import { main } from '../lib/run.js';
 import { isMain } from '../lib/main.js';
 
 const POLICY_DESCRIPTION = 'Policy used by the Vault user to check instance identity';
 const VAULT_ROLE_DESCRIPTION = 'Vault server resolves bound IAM principals (vault-irsa-runbook)';
 const POLICY_FILE = 'gloo-vault-auth-policy.json';
-
-export function vaultServerTrust(ctx: Pick<Ctx, 'config'>, providerArn: string, oidcProvider: string) {
-  return trustPolicy({ providerArn, oidcProvider, namespace: ctx.config.vaultK8sNamespace, serviceAccounts: [ctx.config.vaultServiceAccount] });
-}
 
 async function liveDefaultDocument(ctx: Ctx, arn: string): Promise<{ doc: unknown; versionId: string } | undefined> {
   const p = await send(ctx.config, ctx.aws.iam, new GetPolicyCommand({ PolicyArn: arn }), ['NoSuchEntityException', 'NoSuchEntity']);
@@ -54,7 +50,7 @@ async function policyAction(ctx: Ctx, arn: string): Promise<Action> {
       commands: [heredoc(POLICY_FILE, serialize(wanted)), awsCli(config, 'iam', 'create-policy', '--policy-name', config.policyName, '--description', POLICY_DESCRIPTION, '--policy-document', `file://${POLICY_FILE}`, '--tags', 'Key=managed-by,Value=vault-irsa-runbook')],
       apply: async () => {
         // Recorded first, so a run killed between IAM's create and its answer still leaves it to teardown.
-        state.markCreated(`iam-policy:${arn}`);
+        recordCreated(ctx, { kind: 'iam-policy', arn });
         await send(config, ctx.aws.iam, new CreatePolicyCommand({ PolicyName: config.policyName, Description: POLICY_DESCRIPTION, PolicyDocument: serialize(wanted), Tags: TAGS }));
       },
     };
@@ -128,11 +124,8 @@ export const step = defineStep({
   id: '03',
   name: 'iam-policy',
   title: 'IAM policy, and the Vault server role',
-  needs: [
-    { key: 'account', step: '01' },
-    { key: 'providerArn', step: '01' },
-    { key: 'roleArn', step: '02', recover: recoverRoleArn },
-  ],
+  needs: ['account', 'providerArn', 'oidcProvider', 'roleArn'],
+  provides: [{ key: 'policyArn' }, { key: 'vaultServerRoleArn' }],
 
   reference(v) {
     const c = v.config;
@@ -145,7 +138,7 @@ export const step = defineStep({
       const file = `${c.vaultServerRoleName}-policy.json`;
       out.push(
         raw('# The fix: the Vault server gets its own IRSA role that may resolve IAM principals'),
-        ...createRoleCommands({ config: c }, c.vaultServerRoleName, serialize(vaultServerTrust({ config: c }, v.providerArn, v.oidcProvider)), VAULT_ROLE_DESCRIPTION),
+        ...createRoleCommands({ config: c }, c.vaultServerRoleName, serialize(vaultServerTrust(c, v.providerArn, v.oidcProvider)), VAULT_ROLE_DESCRIPTION),
         heredoc(file, serialize(vaultServerPolicy())),
         awsCli(c, 'iam', 'put-role-policy', '--role-name', c.vaultServerRoleName, '--policy-name', c.vaultServerPolicyName, '--policy-document', `file://${file}`),
         raw(`export VAULT_SERVER_ROLE_ARN=$(${awsCli(c, 'iam', 'get-role', '--role-name', c.vaultServerRoleName, '--query', 'Role.Arn', '--output', 'text')})`),
@@ -170,7 +163,7 @@ export const step = defineStep({
       });
       return actions;
     }
-    const trust = vaultServerTrust(ctx, s.providerArn!, s.oidcProvider!);
+    const trust = vaultServerTrust(config, s.providerArn!, s.oidcProvider!);
     const roleAct = await roleAction(ctx, config.vaultServerRoleName, trust, VAULT_ROLE_DESCRIPTION, (a) => state.set({ vaultServerRoleArn: a }));
     actions.push(roleAct, await vaultServerPolicyAction(ctx, roleAct.change !== 'create'));
     return actions;
@@ -189,6 +182,25 @@ export const step = defineStep({
     }
     return `policy attached to ${config.roleName}`;
   },
+
+  // The policy (detached first), then the Vault server role with its inline policy.
+  async teardown(ctx) {
+    const out: Action[] = [];
+    for (const r of ctx.state.createdBy(ctx.stepId, 'iam-policy')) out.push(await deletePolicy(ctx, r));
+    for (const r of ctx.state.createdBy(ctx.stepId, 'iam-role')) {
+      out.push(await deleteRole(ctx, r, () => {
+        if (r.name === ctx.config.vaultServerRoleName) ctx.state.set({ vaultServerRoleArn: undefined });
+      }));
+    }
+    return out;
+  },
+
+  teardownReference: (v) => [
+    awsCli(v.config, 'iam', 'detach-role-policy', '--role-name', v.config.roleName, '--policy-arn', v.policyArn),
+    awsCli(v.config, 'iam', 'delete-policy', '--policy-arn', v.policyArn),
+    awsCli(v.config, 'iam', 'delete-role-policy', '--role-name', v.config.vaultServerRoleName, '--policy-name', v.config.vaultServerPolicyName),
+    awsCli(v.config, 'iam', 'delete-role', '--role-name', v.config.vaultServerRoleName),
+  ],
 });
 
 if (isMain(import.meta.url)) await main([step]);

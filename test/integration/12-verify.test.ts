@@ -15,7 +15,7 @@ import { captureOutput } from '../../lib/log.js';
 import { VerificationError, formatError } from '../../lib/errors.js';
 import { vaultRoleName } from '../../lib/config.js';
 import { serialize } from '../../lib/iam-documents.js';
-import { wantedTrust } from '../../runbook/02-iam-role.js';
+import { glooTrust } from '../../lib/iam-documents.js';
 import { iamClient, setup, vapi, type TestSetup } from './10-13-setup.js';
 
 let t: TestSetup;
@@ -82,7 +82,7 @@ test('Vault rejects a server-ID header outside the signature: link 4', async () 
 
 test('Vault rejects an IAM role the Vault role is not bound to: link 4', async () => {
   const s = ctx().state.values();
-  await iamClient().send(new CreateRoleCommand({ RoleName: otherRole(), AssumeRolePolicyDocument: serialize(wantedTrust({ config: t.config }, s.providerArn!, s.oidcProvider!)) }));
+  await iamClient().send(new CreateRoleCommand({ RoleName: otherRole(), AssumeRolePolicyDocument: serialize(glooTrust(t.config, s.providerArn!, s.oidcProvider!)) }));
   const other = `arn:aws:iam::${lab().accountId}:role/${otherRole()}`;
   const last = (await chain({ roleArn: other })).at(-1)!;
   assert.equal([last.n, last.ok], [4, false]);
