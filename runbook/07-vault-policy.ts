@@ -7,7 +7,7 @@ import type { Config } from '../lib/config.js';
 import { cmd, heredoc, raw, vaultCli } from '../lib/shell.js';
 import { deleteVaultObject } from '../lib/delete.js';
 import { textDiff } from '../lib/diff.js';
-import { glooPolicyHcl, normalizePolicy, samePolicy } from '../lib/vault-policy.js';
+import { glooPolicyHcl, samePolicy } from '../lib/vault-policy.js';
 import { main } from '../lib/run.js';
 import { isMain } from '../lib/main.js';
 
@@ -42,7 +42,7 @@ export const step = defineStep({
       {
         what,
         change: live === undefined ? 'create' : 'update',
-        ...(live !== undefined ? { diff: textDiff(normalizePolicy(live), normalizePolicy(wanted), 'policy') } : {}),
+        ...(live !== undefined ? { diff: textDiff(live, wanted, 'policy') } : {}),
         commands: policyCommands(config),
         apply: async () => {
           await ctx.vault.write(`sys/policies/acl/${config.vaultPolicyName}`, { policy: wanted });
