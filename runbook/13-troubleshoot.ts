@@ -49,6 +49,9 @@ import { isMain } from '../lib/main.js';
 export const PROBE_ROLE = 'vault-irsa-troubleshoot-probe';
 export const GETROLE_FIX_POLICY = 'vault-irsa-getrole';
 
+/** Whether this run applied fixes (keyed by the run's state). */
+const applied = new WeakMap<object, boolean>();
+
 export interface Diagnosis {
   finding: Finding;
   fix: Omit<Action, 'what' | 'note'>;
@@ -96,7 +99,7 @@ function getRoleFix(ctx: Ctx, d: NonNullable<ReturnType<typeof parseGetRoleDenie
 }
 
 /** Every known problem, with its fix, from live state. */
-export async function diagnose(ctx: Ctx): Promise<{ found: Diagnosis[]; checked: string[] }> {
+export async function diagnose(ctx: Ctx, opts: { chain?: boolean } = {}): Promise<{ found: Diagnosis[]; checked: string[] }> {
   const { config, state } = ctx;
   const found: Diagnosis[] = [];
   const checked: string[] = [];
@@ -258,7 +261,7 @@ export async function diagnose(ctx: Ctx): Promise<{ found: Diagnosis[]; checked:
   }
 
   // No known problem: does the chain hold? If not, say so plainly, with where it breaks.
-  if (!found.length && roleArn) {
+  if (opts.chain !== false && !found.length && roleArn) {
     checked.push('the verify chain');
     const broken = (await verifyChain(ctx, { roleArn })).find((l) => !l.ok);
     if (broken) {
@@ -296,6 +299,7 @@ export const step = defineStep({
 
   async check(ctx) {
     const { found, checked } = await diagnose(ctx);
+    applied.set(ctx.state, ctx.mode === 'apply' && ctx.yes && found.some((d) => d.fix.apply));
     const actions: Action[] = [{ what: 'known problems checked', change: 'none', note: `${checked.join(', ')}: ${found.length ? `${found.length} found` : 'none found'}` }];
     for (const { finding, fix } of found) {
       log.line(`  problem: ${finding.title}`);
@@ -313,7 +317,8 @@ export const step = defineStep({
   async verify(ctx) {
     let left: Diagnosis[];
     try {
-      left = (await diagnose(ctx)).found;
+      // After fixes were applied, later steps may still have to run (make all): only known problems count then.
+      left = (await diagnose(ctx, { chain: !applied.get(ctx.state) })).found;
     } catch (err) {
       throw new VerificationError(`could not check again after the fixes: ${err instanceof RunbookError ? err.message : String(err)}`);
     }

@@ -51,7 +51,7 @@ test('make verify: every link ok, the test secret is gone afterwards, nothing se
   const r = await run([s12], t.config);
   assert.is(r.error, undefined, r.output);
   for (const n of [1, 2, 3, 4, 5]) assert.match(r.output, new RegExp(`ok\\s+${n} `), `link ${n}\n${r.output}`);
-  assert.match(r.output, 'lab issuer for cluster vir-t12');
+  assert.match(r.output, 'SA_TOKEN_COMMAND (sa-token)');
   assert.match(r.output, `wrote, read back and deleted ${t.names.kv}/data/gloo/gloo.solo.io/v1/Secret/gloo-system/irsa-verify`);
   assert.match(r.output, 'all 5 links hold');
   assert.is(await vapi('GET', `${t.names.kv}/metadata/gloo/gloo.solo.io/v1/Secret/gloo-system/irsa-verify`), undefined);
