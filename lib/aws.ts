@@ -19,7 +19,8 @@ const READ_ONLY = /^(Get|List|Describe|AssumeRole)/;
 
 type AnyClient = IAMClient | STSClient | EKSClient;
 
-function instrument<C extends AnyClient>(client: C, service: string): C {
+function instrument<C extends AnyClient>(client: C): C {
+  const service = serviceOf(client);
   (client.middlewareStack as { add: (mw: unknown, opts: unknown) => void }).add(
     (next: (a: unknown) => Promise<unknown>, context: { commandName?: string }) => async (args: unknown) => {
       const action = (context.commandName ?? 'Unknown').replace(/Command$/, '');
@@ -44,9 +45,9 @@ export function awsClients(config: Config, overrides: { credentials?: IAMClient[
     ...(overrides.credentials ? { credentials: overrides.credentials } : {}),
   };
   return {
-    iam: instrument(new IAMClient(common), 'iam'),
-    sts: instrument(new STSClient(common), 'sts'),
-    eks: instrument(new EKSClient(common), 'eks'),
+    iam: instrument(new IAMClient(common)),
+    sts: instrument(new STSClient(common)),
+    eks: instrument(new EKSClient(common)),
   };
 }
 
@@ -92,21 +93,38 @@ export function describeAwsError(service: string, action: string, err: unknown, 
   return new RemoteError(service, action, `AWS ${service}:${action} failed (${name}): ${msg}${spent}`, name);
 }
 
-/** Send a command; failures become RunbookErrors. `expect` names error codes the caller handles itself. */
-export async function send<T>(
+/** What an SDK v3 command answers (its middleware handler's output). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type OutputOf<C> = C extends { resolveMiddleware(...a: any[]): (...b: any[]) => Promise<{ output: infer O }> } ? O : never;
+
+/** The action a command stands for, as the SDK names it: GetRoleCommand -> GetRole. */
+export function actionOf(command: object): string {
+  return command.constructor.name.replace(/Command$/, '');
+}
+
+/**
+ * Send a command; failures become RunbookErrors naming the service and the
+ * action, both taken from the SDK (the client's service id, the command's
+ * class). `expect` names error codes the caller handles itself.
+ */
+export async function send<C extends object>(
   config: Config,
-  service: string,
-  action: string,
-  fn: () => Promise<T>,
+  client: AnyClient,
+  command: C,
   expect: string[] = [],
-): Promise<T | { notFound: string }> {
+): Promise<OutputOf<C> | { notFound: string }> {
   try {
-    return await fn();
+    return (await (client as unknown as { send(c: C): Promise<OutputOf<C>> }).send(command));
   } catch (err) {
     const name = (err as AwsLikeError).name ?? '';
     if (expect.includes(name)) return { notFound: name };
-    throw describeAwsError(service, action, err, config);
+    throw describeAwsError(serviceOf(client), actionOf(command), err, config);
   }
+}
+
+function serviceOf(client: { config: unknown }): string {
+  const id = (client.config as { serviceId?: string }).serviceId;
+  return (id ?? 'aws').toLowerCase();
 }
 
 export function isNotFound<T>(r: T | { notFound: string }): r is { notFound: string } {

@@ -43,6 +43,8 @@ export interface Config {
   valuesFile: string;
   stateFile: string;
   kubeconfig: string | undefined;
+  /** Program printing a web-identity token: `<command> <namespace> <sa>`; unset: kubectl create token. */
+  saTokenCommand: string | undefined;
 }
 
 /** The variables, their defaults and what they mean: the source of .env.example and the README table. */
@@ -77,6 +79,7 @@ export const VARIABLES: { name: string; default: string; doc: string }[] = [
   { name: 'GLOO_VALUES_FILE', default: '.state/helm-overrides-${CLUSTER_NAME}.yaml', doc: 'where step 10 writes the Helm overrides' },
   { name: 'STATE_FILE', default: '.state/state.json', doc: 'where step outputs are kept (0600, no secrets)' },
   { name: 'KUBECONFIG', default: '', doc: 'kubeconfig for steps 04 and 11' },
+  { name: 'SA_TOKEN_COMMAND', default: '', doc: 'program that prints a service-account token for step 12, run as `<command> <namespace> <serviceaccount>` with CLUSTER_NAME set; unset: `kubectl create token` (the lab sets it to lab/bin/sa-token)' },
 ];
 
 const REGION_RE = /^(?:us|eu|ap|sa|ca|me|af|il|mx|cn|us-gov)-(?:north|south|east|west|central|northeast|northwest|southeast|southwest)-\d{1,2}$/;
@@ -249,6 +252,7 @@ export function parseConfig(env: Record<string, string | undefined>): { config: 
     valuesFile: get('GLOO_VALUES_FILE') ?? `.state/helm-overrides-${clusterName}.yaml`,
     stateFile: get('STATE_FILE') ?? '.state/state.json',
     kubeconfig: get('KUBECONFIG'),
+    saTokenCommand: get('SA_TOKEN_COMMAND'),
   };
   return { config, problems };
 }

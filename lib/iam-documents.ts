@@ -34,6 +34,16 @@ export function oidcProviderOf(issuer: string): string {
 }
 
 /** IRSA trust policy as AWS documents it: StringEquals on aud and sub (SPEC §02 Fix). */
+/** The trust of the Gloo role (step 02): the gloo and discovery service accounts. */
+export function glooTrust(config: { namespace: string; serviceAccounts: string[] }, providerArn: string, oidcProvider: string): PolicyDocument {
+  return trustPolicy({ providerArn, oidcProvider, namespace: config.namespace, serviceAccounts: config.serviceAccounts });
+}
+
+/** The trust of the Vault server's own IRSA role (step 03). */
+export function vaultServerTrust(config: { vaultK8sNamespace: string; vaultServiceAccount: string }, providerArn: string, oidcProvider: string): PolicyDocument {
+  return trustPolicy({ providerArn, oidcProvider, namespace: config.vaultK8sNamespace, serviceAccounts: [config.vaultServiceAccount] });
+}
+
 export function trustPolicy(args: { providerArn: string; oidcProvider: string; namespace: string; serviceAccounts: string[] }): PolicyDocument {
   const subs = args.serviceAccounts.map((sa) => `system:serviceaccount:${args.namespace}:${sa}`);
   return {

@@ -5,19 +5,20 @@ import {
   GetRoleCommand,
   UpdateAssumeRolePolicyCommand,
 } from '@aws-sdk/client-iam';
-import type { Ctx, Action } from './step.js';
+import { recordCreated, type Ctx, type Action } from './step.js';
 import { isNotFound, send } from './aws.js';
 import { awsCli, TAGS } from './aws-cli.js';
 import { heredoc } from './shell.js';
 import { jsonDiff } from './diff.js';
 import { parsePolicyDocument, roleArn, sameDocument, serialize, type PolicyDocument } from './iam-documents.js';
 
-export async function getRole(ctx: Ctx, name: string): Promise<{ arn: string; trust: unknown; tags: Record<string, string> } | undefined> {
-  const res = await send(ctx.config, 'iam', 'GetRole', () => ctx.aws.iam.send(new GetRoleCommand({ RoleName: name })), ['NoSuchEntityException', 'NoSuchEntity']);
+/** The live role: its ARN, unique ID (what Vault binds to), trust policy and tags. */
+export async function getRole(ctx: Ctx, name: string): Promise<{ arn: string; id: string; trust: unknown; tags: Record<string, string> } | undefined> {
+  const res = await send(ctx.config, ctx.aws.iam, new GetRoleCommand({ RoleName: name }), ['NoSuchEntityException', 'NoSuchEntity']);
   if (isNotFound(res) || !res.Role?.Arn) return undefined;
   const trust = res.Role.AssumeRolePolicyDocument ? parsePolicyDocument(res.Role.AssumeRolePolicyDocument) : {};
   const tags = Object.fromEntries((res.Role.Tags ?? []).map((t) => [t.Key ?? '', t.Value ?? '']));
-  return { arn: res.Role.Arn, trust, tags };
+  return { arn: res.Role.Arn, id: res.Role.RoleId ?? '', trust, tags };
 }
 
 export function trustFile(name: string): string {
@@ -58,9 +59,8 @@ export async function roleAction(ctx: Ctx, name: string, trust: PolicyDocument, 
       apply: async () => {
         // Recorded before the call: a run killed after IAM made the role, before the answer
         // arrived, must still leave it to teardown (a record of a role never made reads "already gone").
-        state.markCreated(`iam-role:${name}`);
-        const res = await send(config, 'iam', 'CreateRole', () =>
-          ctx.aws.iam.send(new CreateRoleCommand({ RoleName: name, AssumeRolePolicyDocument: serialize(trust), Description: description, Tags: TAGS })));
+        recordCreated(ctx, { kind: 'iam-role', name });
+        const res = await send(config, ctx.aws.iam, new CreateRoleCommand({ RoleName: name, AssumeRolePolicyDocument: serialize(trust), Description: description, Tags: TAGS }));
         if (isNotFound(res) || !res.Role?.Arn) throw new Error('CreateRole returned no role');
         onArn(res.Role.Arn);
         await waitForRole(ctx, name);
@@ -75,8 +75,7 @@ export async function roleAction(ctx: Ctx, name: string, trust: PolicyDocument, 
     diff: jsonDiff(live.trust, trust, 'trust policy'),
     commands: updateTrustCommands(ctx, name, serialize(trust)),
     apply: async () => {
-      await send(config, 'iam', 'UpdateAssumeRolePolicy', () =>
-        ctx.aws.iam.send(new UpdateAssumeRolePolicyCommand({ RoleName: name, PolicyDocument: serialize(trust) })));
+      await send(config, ctx.aws.iam, new UpdateAssumeRolePolicyCommand({ RoleName: name, PolicyDocument: serialize(trust) }));
     },
   };
 }

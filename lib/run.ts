@@ -2,9 +2,11 @@
 // (`make step-03`) or all in one process (`make all`).
 import readline from 'node:readline/promises';
 import { loadConfig, readDotEnv, type Config } from './config.js';
-import { State, acquireLock } from './state.js';
+import { State, acquireLock, type StateKey } from './state.js';
 import { awsClients, type AwsClients } from './aws.js';
-import { Vault } from './vault.js';
+import type { Vault } from './vault.js';
+import { reachVault, requireVaultToken } from './vault-reach.js';
+import { loadSteps } from './steps.js';
 import { ConfigError, ConfirmationError, PrerequisiteError, RunbookError, formatError } from './errors.js';
 import * as log from './log.js';
 import { liveRefValues, shellRefValues, type Action, type Ctx, type Mode, type Step } from './step.js';
@@ -78,24 +80,62 @@ async function confirm(question: string, yes: boolean): Promise<void> {
 
 export function makeCtx(config: Config, state: State, mode: Mode, yes: boolean): Ctx {
   let aws: AwsClients | undefined;
+  let reached: Promise<Vault> | undefined;
   let vault: Vault | undefined;
   return {
     config,
     state,
     mode,
     yes,
+    stepId: '',
     get aws() {
       if (mode === 'print') throw new Error('print mode must not call AWS');
       return (aws ??= awsClients(config));
     },
     get vault() {
+      if (!vault) throw new Error('this step uses Vault without declaring `vault`: the runner reaches Vault only for steps that do');
+      return vault;
+    },
+    async reach() {
       if (mode === 'print') throw new Error('print mode must not call Vault');
-      return (vault ??= new Vault(config));
+      reached ??= reachVault(config).catch((err: unknown) => {
+        reached = undefined;
+        throw err;
+      });
+      return (vault = await reached);
     },
   };
 }
 
-async function runOne(step: Step, ctx: Ctx, opts: RunOptions): Promise<StepResult> {
+/**
+ * Who provides a need: a step of this run, or an earlier step of the registry. Only
+ * earlier files are loaded: the step being run as a script is still loading itself.
+ */
+async function providerOf(step: Step, key: StateKey, running: Step[]): Promise<Step | undefined> {
+  const provides = (s: Step): boolean => Boolean(s.provides?.some((o) => o.key === key));
+  const here = running.find(provides);
+  if (here) return here;
+  const n = Number(step.owner ?? step.id);
+  return Number.isInteger(n) ? (await loadSteps({ to: n - 1 })).find(provides) : undefined;
+}
+
+async function resolveNeeds(step: Step, ctx: Ctx, running: Step[]): Promise<void> {
+  for (const key of step.needs ?? []) {
+    if (ctx.state.get(key)) continue;
+    const provider = await providerOf(step, key, running);
+    const output = provider?.provides?.find((o) => o.key === key);
+    const found = output?.recover ? await output.recover(ctx) : undefined;
+    if (found) {
+      ctx.state.set({ [key]: found });
+      log.action('ok', `recovered ${key} from live state`, undefined, found);
+      continue;
+    }
+    const by = provider?.id ?? '??';
+    throw new PrerequisiteError(`step ${step.id} (${step.title}) needs ${key}, which step ${by} produces: run \`make step-${by}\` first`, by);
+  }
+}
+
+async function runOne(step: Step, ctx: Ctx, opts: RunOptions, running: Step[]): Promise<StepResult> {
   const started = performance.now();
   log.header(step.id, step.title);
   const result: StepResult = { id: step.id, title: step.title, status: 'unchanged', actions: [], ms: 0 };
@@ -110,15 +150,11 @@ async function runOne(step: Step, ctx: Ctx, opts: RunOptions): Promise<StepResul
     return result;
   }
 
-  for (const need of step.needs ?? []) {
-    if (ctx.state.get(need.key)) continue;
-    const found = need.recover ? await need.recover(ctx) : undefined;
-    if (found) {
-      ctx.state.set({ [need.key]: found });
-      log.action('ok', `recovered ${need.key} from live state`, undefined, found);
-      continue;
-    }
-    throw new PrerequisiteError(`step ${step.id} (${step.title}) needs ${need.key}, which step ${need.step} produces: run \`make step-${need.step}\` first`, need.step);
+  ctx.stepId = step.owner ?? step.id;
+  await resolveNeeds(step, ctx, running);
+  if (step.vault) {
+    if (step.vault === 'token') requireVaultToken(ctx.config);
+    await ctx.reach();
   }
 
   const actions: Action[] = await step.check(ctx);
@@ -180,7 +216,7 @@ export async function runSteps(steps: Step[], opts: RunOptions): Promise<StepRes
     if (opts.mode === 'dry-run') log.line(log.paint('cyan', 'dry run: live state is read, nothing is written'));
     for (const step of steps) {
       try {
-        results.push(await runOne(step, ctx, opts));
+        results.push(await runOne(step, ctx, opts, steps));
       } catch (err) {
         results.push({ id: step.id, title: step.title, status: 'failed', actions: [], ms: 0, error: formatError(err).text });
         throw err;

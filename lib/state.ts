@@ -17,10 +17,76 @@ export interface StateValues {
   policyArn?: string;
   vaultServerRoleArn?: string;
   valuesFile?: string;
-  /** Resources the runbook created, so teardown removes nothing else. */
-  created?: string[];
+  /** Resources the runbook created, each with the step that owns it: teardown removes nothing else. */
+  created?: (Created | string)[];
 }
 export type StateKey = Exclude<keyof StateValues, 'created'>;
+
+/** A resource the runbook makes, by kind. */
+export type Resource =
+  | { kind: 'oidc-provider'; arn: string }
+  | { kind: 'iam-role'; name: string }
+  | { kind: 'iam-policy'; arn: string }
+  | { kind: 'iam-inline-policy'; principal: 'role' | 'user'; name: string; policy: string }
+  | { kind: 'helm-release'; namespace: string; release: string }
+  | { kind: 'file'; path: string }
+  | { kind: 'vault-auth'; mount: string }
+  | { kind: 'vault-kv'; mount: string }
+  | { kind: 'vault-policy'; name: string }
+  | { kind: 'vault-client-config'; mount: string }
+  | { kind: 'vault-role'; mount: string; role: string };
+
+export type ResourceKind = Resource['kind'];
+/** A record of the state file: the resource and the step that made it (and deletes it). */
+export type Created = Resource & { step: string };
+
+/** Pure: one line naming a resource, e.g. `iam-role:dev-role-iam-x` (also the old state format). */
+export function resourceId(r: Resource): string {
+  switch (r.kind) {
+    case 'oidc-provider':
+    case 'iam-policy':
+      return `${r.kind}:${r.arn}`;
+    case 'iam-role':
+      return `${r.kind}:${r.name}`;
+    case 'iam-inline-policy':
+      return `${r.kind}:${r.principal}/${r.name}/${r.policy}`;
+    case 'helm-release':
+      return `${r.kind}:${r.namespace}/${r.release}`;
+    case 'file':
+      return `${r.kind}:${r.path}`;
+    case 'vault-auth':
+    case 'vault-kv':
+    case 'vault-client-config':
+      return `${r.kind}:${r.mount}`;
+    case 'vault-policy':
+      return `${r.kind}:${r.name}`;
+    case 'vault-role':
+      return `${r.kind}:${r.mount}/${r.role}`;
+  }
+}
+
+/** Pure: a record of the state file's first form (`prefix:a/b` strings), typed, with the step that made it. */
+export function legacyRecord(id: string, config: Pick<Config, 'vaultServerRoleName'>): Created | undefined {
+  const i = id.indexOf(':');
+  const kind = id.slice(0, i);
+  const rest = id.slice(i + 1);
+  const [a = '', b = '', c = ''] = rest.split('/');
+  switch (kind) {
+    case 'oidc-provider': return { step: '01', kind, arn: rest };
+    case 'iam-role': return { step: rest === config.vaultServerRoleName ? '03' : '02', kind, name: rest };
+    case 'iam-policy': return { step: '03', kind, arn: rest };
+    case 'iam-inline-policy': return { step: '13', kind, principal: a === 'user' ? 'user' : 'role', name: b, policy: c };
+    case 'helm-release': return { step: b === 'vault' ? '04' : '11', kind, namespace: a, release: b };
+    case 'file': return { step: '10', kind, path: rest };
+    case 'vault-auth': return { step: '05', kind, mount: rest };
+    case 'vault-kv': return { step: '06', kind, mount: rest };
+    case 'vault-policy': return { step: '07', kind, name: rest };
+    case 'vault-role': return { step: '09', kind, mount: a, role: b };
+    default: return undefined;
+  }
+}
+
+const sameResource = (x: Resource, y: Resource): boolean => resourceId(x) === resourceId(y);
 
 interface StateFile {
   version: 1;
@@ -88,21 +154,29 @@ export class State {
     this.save();
   }
 
-  /** Remember a resource as created by the runbook (teardown deletes only these). */
-  markCreated(id: string): void {
-    const created = new Set(this.values().created ?? []);
-    if (created.has(id)) return;
-    created.add(id);
-    this.set({ created: [...created].sort() });
+  /** Every record, typed (records of the first, string form are read as such). */
+  created(): Created[] {
+    return (this.values().created ?? []).map((c) => (typeof c === 'string' ? legacyRecord(c, this.config) : c)).filter((c): c is Created => Boolean(c));
   }
 
-  forget(id: string): void {
-    const created = (this.values().created ?? []).filter((c) => c !== id);
-    this.set({ created });
+  /** Remember a resource as created by `step` (teardown of that step deletes only these). */
+  markCreated(step: string, r: Resource): void {
+    const all = this.created();
+    if (all.some((c) => sameResource(c, r))) return;
+    this.set({ created: [...all, { ...r, step }].sort((a, b) => resourceId(a).localeCompare(resourceId(b))) });
   }
 
-  wasCreated(id: string): boolean {
-    return (this.values().created ?? []).includes(id);
+  forget(r: Resource): void {
+    this.set({ created: this.created().filter((c) => !sameResource(c, r)) });
+  }
+
+  wasCreated(r: Resource): boolean {
+    return this.created().some((c) => sameResource(c, r));
+  }
+
+  /** The records a step owns, of one kind. */
+  createdBy<K extends ResourceKind>(step: string, kind: K): Extract<Created, { kind: K }>[] {
+    return this.created().filter((c): c is Extract<Created, { kind: K }> => c.step === step && c.kind === kind);
   }
 
   private save(): void {

@@ -1,8 +1,11 @@
-// What a step is: a number, a title, what it needs from earlier steps, and
-// check (read live state, return the actions that differ), apply (inside each
-// action) and verify. The runner in run.ts does the rest the same way for all.
+// What a step is: a number, a title, the outputs it needs and those it
+// provides (with their recovery from live state), and the whole life of its
+// resources: check (read live state, return the actions that differ), apply
+// (inside each action), verify, and teardown (delete what it made, recognised
+// by its state records and tags). The runner in run.ts does the rest the same
+// way for all: resolves needs from the registry, reaches Vault once.
 import type { Config } from './config.js';
-import type { State, StateKey } from './state.js';
+import type { Resource, State, StateKey } from './state.js';
 import type { AwsClients } from './aws.js';
 import type { Vault } from './vault.js';
 
@@ -13,9 +16,19 @@ export interface Ctx {
   state: State;
   mode: Mode;
   yes: boolean;
+  /** The step running: what it records as created is its own. */
+  stepId: string;
   /** Created on first use; print mode never touches them. */
   readonly aws: AwsClients;
+  /** The Vault the runner reached for a step that declares `vault` (port-forward included). */
   readonly vault: Vault;
+  /** Reach Vault now (once per run; what `vault` then holds). */
+  reach(): Promise<Vault>;
+}
+
+/** Record a resource as made by the running step (teardown of that step deletes it). */
+export function recordCreated(ctx: Pick<Ctx, 'state' | 'stepId'>, r: Resource): void {
+  ctx.state.markCreated(ctx.stepId, r);
 }
 
 export type Change = 'create' | 'update' | 'delete' | 'none' | 'skip';
@@ -35,10 +48,9 @@ export interface Action {
   apply?: () => Promise<void>;
 }
 
-export interface Need {
+/** An output a step provides to later steps through the state file. */
+export interface Output {
   key: StateKey;
-  /** The step that produces it. */
-  step: string;
   /** Look it up live when the state file lost it (e.g. GetRole). */
   recover?: (ctx: Ctx) => Promise<string | undefined>;
 }
@@ -60,12 +72,22 @@ export interface Step {
   id: string;
   name: string;
   title: string;
-  needs?: Need[];
+  /** Outputs of earlier steps; the runner finds their provider in the registry. */
+  needs?: StateKey[];
+  provides?: Output[];
+  /** The runner reaches Vault before check: `token` also requires VAULT_TOKEN. */
+  vault?: 'token' | 'reach';
+  /** For a derived step (teardown): the step whose records it works on. */
+  owner?: string;
   /** The copy-paste reference: every manual command of the step, from configuration alone. */
   reference(v: RefValues): string[];
   check(ctx: Ctx): Promise<Action[]>;
   /** Prove the result; returns what was proven, throws VerificationError. */
   verify?(ctx: Ctx): Promise<string>;
+  /** Delete what this step made (its state records, its tags): the actions, read first. */
+  teardown?(ctx: Ctx): Promise<Action[]>;
+  /** The manual commands of the teardown. */
+  teardownReference?(v: RefValues): string[];
 }
 
 /** Shell variables standing for run-time values, named as the guide names them. */

@@ -23,3 +23,26 @@ export async function loadSteps(opts: { from?: number; to?: number } = {}): Prom
   }
   return steps;
 }
+
+/**
+ * Teardown: every step's delete, in reverse order, derived from the steps, so
+ * a new step or a renamed setting cannot be forgotten. Each works on the
+ * records of the step it came from.
+ */
+export function teardownSteps(steps: Step[]): Step[] {
+  return steps
+    .filter((s) => s.teardown)
+    .reverse()
+    .map((s): Step => ({
+      id: `T${s.id}`,
+      name: `teardown-${s.name}`,
+      title: `Teardown: ${s.title}`,
+      owner: s.id,
+      ...(s.vault ? { vault: s.vault } : {}),
+      reference: (v) => s.teardownReference?.(v) ?? [],
+      async check(ctx) {
+        const out = await s.teardown!(ctx);
+        return out.length ? out : [{ what: 'nothing to delete', change: 'none', note: 'the runbook recorded no such resource as created' }];
+      },
+    }));
+}

@@ -4,7 +4,7 @@
 import { STS_AUDIENCE, oidcProviderOf } from './iam-documents.js';
 
 export interface Finding {
-  id: 'getrole-deny' | 'oidc-provider' | 'trust' | 'server-id' | 'kv-version' | 'role-binding';
+  id: 'getrole-deny' | 'oidc-provider' | 'trust' | 'server-id' | 'kv-version' | 'role-binding' | 'stale-binding' | 'unknown';
   title: string;
   /** What is wrong and why, precisely (names, values). */
   explanation: string;

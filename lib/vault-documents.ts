@@ -5,6 +5,10 @@ import type { Config } from './config.js';
 import { vaultRoleName } from './config.js';
 import { q, vaultCli } from './shell.js';
 
+/** Descriptions the runbook gives its Vault mounts: how teardown recognises them without a record. */
+export const AUTH_DESCRIPTION = 'AWS IAM logins for Gloo Edge (vault-irsa-runbook)';
+export const KV_DESCRIPTION = 'Gloo Edge secrets (vault-irsa-runbook)';
+
 export const DEV_MODE_WARNING =
   'Vault DEV MODE keeps everything in memory (lost on restart), starts unsealed with a well-known root token and no TLS: it is for this guide and the lab only, never for production';
 

@@ -1,7 +1,8 @@
 // The Vault policy Gloo's role gets (SPEC §05–07), built as data and rendered
-// as HCL, and a normaliser so drift is judged on meaning, not on layout:
-// comments, whitespace, block order and capability order do not count.
-// Pure functions only.
+// as HCL. Drift is judged on the policy text, as terraform-provider-vault's
+// vault_policy does, after normalising what cannot change its meaning:
+// comments, whitespace, the order of path blocks and of capabilities. No HCL
+// parser: anything else that differs is drift. Pure functions only.
 
 export interface PolicyRule {
   path: string;
@@ -44,158 +45,56 @@ export function glooPolicyHcl(kvMount: string): string {
   return renderRules(glooPolicyRules(kvMount), true);
 }
 
-// ---- parsing ---------------------------------------------------------------
-// Just enough HCL (and Vault's JSON policy form) for ACL policies:
-//   path "<p>" { key = value ... }   value: string | number | bool | [values] | { key = value ... }
+// ---- normalising -------------------------------------------------------------
 
-type Tok = { t: 'str' | 'ident' | 'num' | 'punct'; v: string };
+const TOKEN = /"(?:\\.|[^"\\])*"|[{}[\]=,]|[^\s{}[\]=,"#/]+|\/(?!\/|\*)/g;
+const COMMENT = /"(?:\\.|[^"\\])*"|#[^\n]*|\/\/[^\n]*|\/\*[\s\S]*?\*\//g;
 
-function tokenize(text: string): Tok[] {
-  const out: Tok[] = [];
-  let i = 0;
-  while (i < text.length) {
-    const c = text[i]!;
-    if (/\s/.test(c)) { i++; continue; }
-    if (c === '#' || (c === '/' && text[i + 1] === '/')) { while (i < text.length && text[i] !== '\n') i++; continue; }
-    if (c === '/' && text[i + 1] === '*') { const end = text.indexOf('*/', i + 2); if (end < 0) throw new Error('unterminated comment'); i = end + 2; continue; }
-    if (c === '"') {
-      let j = i + 1;
-      let s = '';
-      while (j < text.length && text[j] !== '"') {
-        if (text[j] === '\\') { s += text[j + 1] ?? ''; j += 2; } else s += text[j++];
-      }
-      if (j >= text.length) throw new Error('unterminated string');
-      out.push({ t: 'str', v: s });
-      i = j + 1;
-      continue;
-    }
-    if ('{}[]=,:'.includes(c)) { out.push({ t: 'punct', v: c }); i++; continue; }
-    const m = /^[A-Za-z_][A-Za-z0-9_.-]*/.exec(text.slice(i));
-    if (m) { out.push({ t: 'ident', v: m[0] }); i += m[0].length; continue; }
-    const n = /^-?\d+(?:\.\d+)?[a-z]*/.exec(text.slice(i));
-    if (n) { out.push({ t: 'num', v: n[0] }); i += n[0].length; continue; }
-    throw new Error(`unexpected character ${JSON.stringify(c)}`);
+/** Vault's JSON form of a policy, rendered as HCL so both forms compare alike. */
+function fromJson(text: string): string | undefined {
+  try {
+    const doc = JSON.parse(text) as { path?: Record<string, { capabilities?: string[] }> };
+    const rules = Object.entries(doc.path ?? {}).map(([path, body]) => ({ path, capabilities: body.capabilities ?? [] }));
+    return Object.keys(doc).every((k) => k === 'path') ? renderRules(rules) : undefined;
+  } catch {
+    return undefined;
   }
-  return out;
-}
-
-type Value = string | Value[] | { [k: string]: Value };
-
-class Parser {
-  private i = 0;
-  constructor(private readonly toks: Tok[]) {}
-  done(): boolean { return this.i >= this.toks.length; }
-  peek(): Tok | undefined { return this.toks[this.i]; }
-  next(): Tok {
-    const t = this.toks[this.i++];
-    if (!t) throw new Error('unexpected end of policy');
-    return t;
-  }
-  expect(v: string): void {
-    const t = this.next();
-    if (t.v !== v || t.t !== 'punct') throw new Error(`expected ${v}, found ${t.v}`);
-  }
-  value(): Value {
-    const t = this.next();
-    if (t.t === 'str' || t.t === 'num' || t.t === 'ident') return t.v;
-    if (t.v === '[') {
-      const list: Value[] = [];
-      while (this.peek()?.v !== ']') {
-        list.push(this.value());
-        if (this.peek()?.v === ',') this.next();
-      }
-      this.next();
-      return list;
-    }
-    if (t.v === '{') return this.body('}');
-    throw new Error(`unexpected ${t.v}`);
-  }
-  /** key = value pairs (and nested `key { … }` blocks) until `close`. */
-  body(close: string): { [k: string]: Value } {
-    const obj: { [k: string]: Value } = {};
-    while (this.peek()?.v !== close || this.peek()?.t !== 'punct') {
-      const key = this.next();
-      if (key.t !== 'str' && key.t !== 'ident') throw new Error(`expected a key, found ${key.v}`);
-      if (this.peek()?.v === '{') { this.next(); obj[key.v] = this.body('}'); }
-      else {
-        const sep = this.next();
-        if (sep.v !== '=' && sep.v !== ':') throw new Error(`expected = after ${key.v}`);
-        obj[key.v] = this.value();
-      }
-      if (this.peek()?.v === ',') this.next();
-    }
-    this.next();
-    return obj;
-  }
-}
-
-const CAPABILITY_ORDER = ['create', 'read', 'update', 'patch', 'delete', 'list', 'sudo', 'deny', 'subscribe', 'recover'];
-
-function canonicalValue(v: Value): string {
-  if (typeof v === 'string') return JSON.stringify(v);
-  if (Array.isArray(v)) return `[${v.map(canonicalValue).sort().join(', ')}]`;
-  return `{ ${Object.keys(v).sort().map((k) => `${JSON.stringify(k)} = ${canonicalValue(v[k]!)}`).join(', ')} }`;
-}
-
-function sortCapabilities(caps: string[]): string[] {
-  const uniq = [...new Set(caps.map((c) => c.toLowerCase()))];
-  const rank = (c: string): number => (CAPABILITY_ORDER.includes(c) ? CAPABILITY_ORDER.indexOf(c) : CAPABILITY_ORDER.length);
-  return uniq.sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
-}
-
-function toRule(path: string, body: { [k: string]: Value }): PolicyRule {
-  const caps = body.capabilities;
-  const rule: PolicyRule = { path, capabilities: sortCapabilities(Array.isArray(caps) ? caps.map(String) : typeof caps === 'string' ? [caps] : []) };
-  const extra: Record<string, string> = {};
-  for (const k of Object.keys(body).sort()) if (k !== 'capabilities') extra[k] = canonicalValue(body[k]!);
-  if (Object.keys(extra).length) rule.extra = extra;
-  return rule;
-}
-
-/** Parse an ACL policy in HCL or JSON; throws on text it does not understand. */
-export function parsePolicy(text: string): PolicyRule[] {
-  const trimmed = text.trim();
-  let doc: { [k: string]: Value };
-  if (trimmed.startsWith('{')) {
-    doc = JSON.parse(trimmed) as { [k: string]: Value };
-  } else {
-    const p = new Parser(tokenize(text));
-    doc = {};
-    const paths: Value[] = [];
-    while (!p.done()) {
-      const kw = p.next();
-      if (kw.t !== 'ident' || kw.v !== 'path') throw new Error(`expected path, found ${kw.v}`);
-      const name = p.next();
-      if (name.t !== 'str') throw new Error('expected a quoted path');
-      p.expect('{');
-      paths.push({ [name.v]: p.body('}') });
-    }
-    doc.path = paths;
-  }
-  const rules: PolicyRule[] = [];
-  const blocks = Array.isArray(doc.path) ? doc.path : doc.path ? [doc.path] : [];
-  for (const b of blocks) {
-    if (typeof b !== 'object' || Array.isArray(b)) throw new Error('malformed path block');
-    for (const [path, body] of Object.entries(b)) {
-      if (typeof body !== 'object' || Array.isArray(body)) throw new Error(`malformed block for ${path}`);
-      rules.push(toRule(path, body));
-    }
-  }
-  return rules;
 }
 
 /**
- * Canonical text of a policy: path blocks sorted by path, capabilities in
- * Vault's order without duplicates, no comments. Text that does not parse is
- * compared with comments and blank space squeezed out.
+ * Canonical text of a policy: no comments, one space between tokens, trailing
+ * commas dropped, capability lists sorted without duplicates, top-level blocks
+ * sorted. Text that is not HCL at all still normalises (and then differs).
  */
 export function normalizePolicy(text: string): string {
-  try {
-    const rules = parsePolicy(text).sort((a, b) => a.path.localeCompare(b.path));
-    return renderRules(rules);
-  } catch {
-    return text.split('\n').map((l) => l.replace(/#.*$/, '').trim()).filter(Boolean).join('\n') + '\n';
+  const hcl = text.trim().startsWith('{') ? (fromJson(text.trim()) ?? text) : text;
+  const tokens: string[] = hcl.replace(COMMENT, (m) => (m.startsWith('"') ? m : ' ')).match(TOKEN) ?? [];
+  const out: string[] = [];
+  for (let i = 0; i < tokens.length; i++) {
+    const t = tokens[i]!;
+    if (t === ',' && (tokens[i + 1] === ']' || tokens[i + 1] === '}')) continue;
+    out.push(t);
+    if (t === 'capabilities' && tokens[i + 1] === '=' && tokens[i + 2] === '[') {
+      const end = tokens.indexOf(']', i + 3);
+      if (end < 0) continue;
+      const caps = [...new Set(tokens.slice(i + 3, end).filter((c) => c !== ',').map((c) => c.toLowerCase()))].sort();
+      out.push('=', '[', caps.join(' , '), ']');
+      i = end;
+    }
   }
+  const blocks: string[] = [];
+  let depth = 0;
+  let current: string[] = [];
+  for (const t of out) {
+    current.push(t);
+    if (t === '{') depth++;
+    if (t === '}' && --depth === 0) {
+      blocks.push(current.join(' '));
+      current = [];
+    }
+  }
+  if (current.length) blocks.push(current.join(' '));
+  return blocks.sort().join('\n') + '\n';
 }
 
 export function samePolicy(live: string, wanted: string): boolean {

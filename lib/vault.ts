@@ -9,11 +9,24 @@ import { addSecret } from './redact.js';
 
 type Json = Record<string, unknown>;
 
+export interface MountEntry {
+  type?: string;
+  description?: string;
+  options?: Record<string, string> | null;
+}
+
 interface VaultLikeError {
   message?: string;
   code?: string;
   cause?: { code?: string };
   response?: { statusCode?: number; body?: { errors?: string[] } };
+}
+
+/** Vault refused a request: `errors` keeps Vault's own lines (several, when AWS's answer is inside). */
+export class VaultRequestError extends RemoteError {
+  constructor(action: string, message: string, readonly errors: string[], code?: string) {
+    super('vault', action, message, code);
+  }
 }
 
 /** Pure: a Vault failure as a sentence naming the variable to fix. */
@@ -33,7 +46,7 @@ export function describeVaultError(method: string, path: string, err: unknown, a
   }
   // Vault's multi-line errors carry the cause on later lines (e.g. AWS's status code): keep them on one line.
   const oneLine = detail.split('\n').map((l) => l.trim()).filter(Boolean).join(' ');
-  return new RemoteError('vault', `${method} ${path}`, `Vault ${method} ${path} failed${status ? ` (HTTP ${status})` : ''}: ${oneLine}`, status ? String(status) : undefined);
+  return new VaultRequestError(`${method} ${path}`, `Vault ${method} ${path} failed${status ? ` (HTTP ${status})` : ''}: ${oneLine}`, e.response?.body?.errors ?? [detail], status ? String(status) : undefined);
 }
 
 export class Vault {
@@ -65,12 +78,26 @@ export class Vault {
     return this.call('LIST', path, () => this.client.list(path), false);
   }
 
-  write(path: string, data: Json): Promise<Json | undefined> {
-    return this.call('POST', path, () => this.client.write(path, data), true);
+  /** POST; `timeoutMs` for writes Vault answers only after calling AWS itself. */
+  write(path: string, data: Json, timeoutMs?: number): Promise<Json | undefined> {
+    return this.call('POST', path, () => this.client.write(path, data, timeoutMs ? { timeout: timeoutMs } : {}), true);
   }
 
   delete(path: string): Promise<Json | undefined> {
     return this.call('DELETE', path, () => this.client.delete(path), true);
+  }
+
+  /** The mount table entry at `<path>/` of sys/auth or sys/mounts. */
+  async mountEntry(table: 'sys/auth' | 'sys/mounts', path: string): Promise<MountEntry | undefined> {
+    const res = await this.read(table);
+    const data = ((res?.data as Record<string, unknown> | undefined) ?? res ?? {}) as Record<string, MountEntry>;
+    return data[`${path}/`];
+  }
+
+  /** The text of an ACL policy, undefined when there is none. */
+  async policyText(name: string): Promise<string | undefined> {
+    const res = await this.read(`sys/policies/acl/${name}`);
+    return ((res?.data ?? res) as { policy?: string } | undefined)?.policy;
   }
 
   /** A login is a POST that changes nothing in configuration. */
@@ -78,19 +105,17 @@ export class Vault {
     return this.call('POST', path, () => this.client.write(path, data), false);
   }
 
-  /** sys/health answers without a token; its status code carries the state. */
+  /** sys/health answers without a token; node-vault hands back its body whatever the status code. */
   async health(): Promise<{ initialized: boolean; sealed: boolean; version?: string }> {
     recordCall({ service: 'vault', action: 'GET sys/health', mutating: false });
+    let body: { initialized?: unknown; sealed?: boolean; version?: string } | undefined;
     try {
-      const res = await fetch(`${this.addr.replace(/\/$/, '')}/v1/sys/health?standbyok=true&uninitcode=200&sealedcode=200`, {
-        signal: AbortSignal.timeout(5000),
-      });
-      const body = (await res.json().catch(() => undefined)) as { initialized: boolean; sealed: boolean; version?: string } | undefined;
-      // Something else answers there (another service on the port, a proxy's error page).
-      if (typeof body?.initialized !== 'boolean') throw new RemoteError('vault', 'GET sys/health', `the server at VAULT_ADDR=${this.addr} is not Vault (sys/health answered HTTP ${res.status} without Vault's status): set VAULT_ADDR to your Vault`, 'NotVault');
-      return body;
+      body = (await this.client.health({ standbyok: true, requestOptions: { timeout: 5000 } })) as typeof body;
     } catch (err) {
       throw describeVaultError('GET', 'sys/health', err, this.addr);
     }
+    // Something else answers there (another service on the port, a proxy's error page).
+    if (typeof body?.initialized !== 'boolean') throw new RemoteError('vault', 'GET sys/health', `the server at VAULT_ADDR=${this.addr} is not Vault (sys/health answered without Vault's status): set VAULT_ADDR to your Vault`, 'NotVault');
+    return { initialized: body.initialized, sealed: Boolean(body.sealed), ...(body.version ? { version: body.version } : {}) };
   }
 }

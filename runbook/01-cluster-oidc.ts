@@ -1,13 +1,13 @@
 // Step 01: the cluster's IAM OIDC provider — what
 // `eksctl utils associate-iam-oidc-provider` does (SPEC §01).
-import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
-import { DescribeClusterCommand } from '@aws-sdk/client-eks';
 import {
   AddClientIDToOpenIDConnectProviderCommand,
   CreateOpenIDConnectProviderCommand,
   GetOpenIDConnectProviderCommand,
 } from '@aws-sdk/client-iam';
-import { defineStep, liveRefValues, type Action, type Ctx, type RefValues } from '../lib/step.js';
+import { defineStep, liveRefValues, recordCreated, type Action, type RefValues } from '../lib/step.js';
+import { callerAccount, clusterIssuer } from '../lib/cluster.js';
+import { deleteOidcProvider } from '../lib/delete.js';
 import { isNotFound, send } from '../lib/aws.js';
 import { awsCli, TAGS } from '../lib/aws-cli.js';
 import { cmd, raw } from '../lib/shell.js';
@@ -28,28 +28,11 @@ function addClientIdCommand(v: RefValues): string {
   return awsCli(v.config, 'iam', 'add-client-id-to-open-id-connect-provider', '--open-id-connect-provider-arn', v.providerArn, '--client-id', STS_AUDIENCE);
 }
 
-export async function account(ctx: Ctx): Promise<string> {
-  const id = await send(ctx.config, 'sts', 'GetCallerIdentity', () => ctx.aws.sts.send(new GetCallerIdentityCommand({})));
-  if (isNotFound(id) || !id.Account) throw new VerificationError('sts:GetCallerIdentity returned no account');
-  return id.Account;
-}
-
-export async function clusterIssuer(ctx: Ctx): Promise<string> {
-  const { config } = ctx;
-  if (config.oidcIssuer) return config.oidcIssuer.replace(/\/$/, '');
-  const res = await send(config, 'eks', 'DescribeCluster', () => ctx.aws.eks.send(new DescribeClusterCommand({ name: config.clusterName })), ['ResourceNotFoundException']);
-  if (isNotFound(res)) {
-    throw new ConfigError(`EKS cluster "${config.clusterName}" was not found in ${config.region}: check CLUSTER_NAME and AWS_REGION, or set OIDC_ISSUER for a cluster that is not EKS`);
-  }
-  const issuer = res.cluster?.identity?.oidc?.issuer;
-  if (!issuer) throw new ConfigError(`EKS cluster "${config.clusterName}" reports no OIDC issuer: it may still be creating; wait until it is ACTIVE, or set OIDC_ISSUER`);
-  return issuer.replace(/\/$/, '');
-}
-
 export const step = defineStep({
   id: '01',
   name: 'cluster-oidc',
   title: 'Cluster OIDC provider',
+  provides: [{ key: 'account' }, { key: 'partition' }, { key: 'issuer' }, { key: 'oidcProvider' }, { key: 'providerArn' }],
 
   reference(v) {
     const c = v.config;
@@ -68,7 +51,7 @@ export const step = defineStep({
 
   async check(ctx) {
     const { config, state } = ctx;
-    const acct = await account(ctx);
+    const acct = await callerAccount(ctx);
     checkGivenArn(config, acct);
     const issuer = await clusterIssuer(ctx);
     if (!ISSUER_RE.test(issuer)) {
@@ -79,7 +62,7 @@ export const step = defineStep({
     state.set({ account: acct, partition: config.partition, issuer, oidcProvider, providerArn });
     const v: RefValues = { ...liveRefValues(ctx), account: acct, issuer, oidcProvider, providerArn };
 
-    const live = await send(config, 'iam', 'GetOpenIDConnectProvider', () => ctx.aws.iam.send(new GetOpenIDConnectProviderCommand({ OpenIDConnectProviderArn: providerArn })), ['NoSuchEntityException', 'NoSuchEntity']);
+    const live = await send(config, ctx.aws.iam, new GetOpenIDConnectProviderCommand({ OpenIDConnectProviderArn: providerArn }), ['NoSuchEntityException', 'NoSuchEntity']);
     const what = `IAM OIDC provider ${oidcProvider}`;
     if (isNotFound(live)) {
       const tp = await issuerThumbprint(issuer);
@@ -91,9 +74,8 @@ export const step = defineStep({
         commands: [createProviderCommand(v, tp.thumbprint)],
         apply: async () => {
           // Recorded first, so a run killed between IAM's create and its answer still leaves it to teardown.
-          state.markCreated(`oidc-provider:${providerArn}`);
-          await send(config, 'iam', 'CreateOpenIDConnectProvider', () =>
-            ctx.aws.iam.send(new CreateOpenIDConnectProviderCommand({ Url: issuer, ClientIDList: [STS_AUDIENCE], ThumbprintList: [tp.thumbprint], Tags: TAGS })));
+          recordCreated(ctx, { kind: 'oidc-provider', arn: providerArn });
+          await send(config, ctx.aws.iam, new CreateOpenIDConnectProviderCommand({ Url: issuer, ClientIDList: [STS_AUDIENCE], ThumbprintList: [tp.thumbprint], Tags: TAGS }));
         },
       }];
     }
@@ -105,8 +87,7 @@ export const step = defineStep({
         diff: `ClientIDList: ${JSON.stringify(live.ClientIDList ?? [])} -> + ${STS_AUDIENCE}`,
         commands: [addClientIdCommand(v)],
         apply: async () => {
-          await send(config, 'iam', 'AddClientIDToOpenIDConnectProvider', () =>
-            ctx.aws.iam.send(new AddClientIDToOpenIDConnectProviderCommand({ OpenIDConnectProviderArn: providerArn, ClientID: STS_AUDIENCE })));
+          await send(config, ctx.aws.iam, new AddClientIDToOpenIDConnectProviderCommand({ OpenIDConnectProviderArn: providerArn, ClientID: STS_AUDIENCE }));
         },
       });
     } else {
@@ -117,11 +98,17 @@ export const step = defineStep({
 
   async verify(ctx) {
     const providerArn = ctx.state.get('providerArn')!;
-    const live = await send(ctx.config, 'iam', 'GetOpenIDConnectProvider', () => ctx.aws.iam.send(new GetOpenIDConnectProviderCommand({ OpenIDConnectProviderArn: providerArn })), ['NoSuchEntityException', 'NoSuchEntity']);
+    const live = await send(ctx.config, ctx.aws.iam, new GetOpenIDConnectProviderCommand({ OpenIDConnectProviderArn: providerArn }), ['NoSuchEntityException', 'NoSuchEntity']);
     if (isNotFound(live)) throw new VerificationError(`the OIDC provider ${providerArn} is not there after the step: run step 01 again`);
     if (!(live.ClientIDList ?? []).includes(STS_AUDIENCE)) throw new VerificationError(`the OIDC provider ${providerArn} does not list ${STS_AUDIENCE}`);
     return `provider ${providerArn} trusts ${STS_AUDIENCE}`;
   },
+
+  async teardown(ctx) {
+    return Promise.all(ctx.state.createdBy(ctx.stepId, 'oidc-provider').map((r) => deleteOidcProvider(ctx, r)));
+  },
+
+  teardownReference: (v) => [awsCli(v.config, 'iam', 'delete-open-id-connect-provider', '--open-id-connect-provider-arn', v.providerArn)],
 });
 
 if (isMain(import.meta.url)) await main([step]);

@@ -13,15 +13,15 @@ import {
   ListPolicyVersionsCommand,
   PutRolePolicyCommand,
 } from '@aws-sdk/client-iam';
-import { defineStep, type Action, type Ctx } from '../lib/step.js';
+import { defineStep, recordCreated, type Action, type Ctx } from '../lib/step.js';
+import { deletePolicy, deleteRole } from '../lib/delete.js';
 import { isNotFound, send } from '../lib/aws.js';
 import { awsCli, TAGS } from '../lib/aws-cli.js';
 import { heredoc, raw } from '../lib/shell.js';
 import { jsonDiff } from '../lib/diff.js';
 import { VerificationError } from '../lib/errors.js';
 import { getRole, roleAction, createRoleCommands } from '../lib/iam-role.js';
-import { parsePolicyDocument, policyArn, sameDocument, serialize, trustPolicy, vaultAuthPolicy, vaultServerPolicy } from '../lib/iam-documents.js';
-import { recoverRoleArn } from './02-iam-role.js';
+import { parsePolicyDocument, policyArn, sameDocument, serialize, vaultAuthPolicy, vaultServerPolicy, vaultServerTrust } from '../lib/iam-documents.js';
 import { main } from '../lib/run.js';
 import { isMain } from '../lib/main.js';
 
@@ -29,15 +29,11 @@ const POLICY_DESCRIPTION = 'Policy used by the Vault user to check instance iden
 const VAULT_ROLE_DESCRIPTION = 'Vault server resolves bound IAM principals (vault-irsa-runbook)';
 const POLICY_FILE = 'gloo-vault-auth-policy.json';
 
-export function vaultServerTrust(ctx: Pick<Ctx, 'config'>, providerArn: string, oidcProvider: string) {
-  return trustPolicy({ providerArn, oidcProvider, namespace: ctx.config.vaultK8sNamespace, serviceAccounts: [ctx.config.vaultServiceAccount] });
-}
-
 async function liveDefaultDocument(ctx: Ctx, arn: string): Promise<{ doc: unknown; versionId: string } | undefined> {
-  const p = await send(ctx.config, 'iam', 'GetPolicy', () => ctx.aws.iam.send(new GetPolicyCommand({ PolicyArn: arn })), ['NoSuchEntityException', 'NoSuchEntity']);
+  const p = await send(ctx.config, ctx.aws.iam, new GetPolicyCommand({ PolicyArn: arn }), ['NoSuchEntityException', 'NoSuchEntity']);
   if (isNotFound(p) || !p.Policy?.DefaultVersionId) return undefined;
   const versionId = p.Policy.DefaultVersionId;
-  const v = await send(ctx.config, 'iam', 'GetPolicyVersion', () => ctx.aws.iam.send(new GetPolicyVersionCommand({ PolicyArn: arn, VersionId: versionId })));
+  const v = await send(ctx.config, ctx.aws.iam, new GetPolicyVersionCommand({ PolicyArn: arn, VersionId: versionId }));
   if (isNotFound(v)) return undefined;
   return { doc: parsePolicyDocument(v.PolicyVersion?.Document ?? '{}'), versionId };
 }
@@ -54,9 +50,8 @@ async function policyAction(ctx: Ctx, arn: string): Promise<Action> {
       commands: [heredoc(POLICY_FILE, serialize(wanted)), awsCli(config, 'iam', 'create-policy', '--policy-name', config.policyName, '--description', POLICY_DESCRIPTION, '--policy-document', `file://${POLICY_FILE}`, '--tags', 'Key=managed-by,Value=vault-irsa-runbook')],
       apply: async () => {
         // Recorded first, so a run killed between IAM's create and its answer still leaves it to teardown.
-        state.markCreated(`iam-policy:${arn}`);
-        await send(config, 'iam', 'CreatePolicy', () =>
-          ctx.aws.iam.send(new CreatePolicyCommand({ PolicyName: config.policyName, Description: POLICY_DESCRIPTION, PolicyDocument: serialize(wanted), Tags: TAGS })));
+        recordCreated(ctx, { kind: 'iam-policy', arn });
+        await send(config, ctx.aws.iam, new CreatePolicyCommand({ PolicyName: config.policyName, Description: POLICY_DESCRIPTION, PolicyDocument: serialize(wanted), Tags: TAGS }));
       },
     };
   }
@@ -69,22 +64,21 @@ async function policyAction(ctx: Ctx, arn: string): Promise<Action> {
     commands: [heredoc(POLICY_FILE, serialize(wanted)), awsCli(config, 'iam', 'create-policy-version', '--policy-arn', arn, '--policy-document', `file://${POLICY_FILE}`, '--set-as-default')],
     apply: async () => {
       // IAM keeps at most five versions: drop the oldest non-default one first.
-      const list = await send(config, 'iam', 'ListPolicyVersions', () => ctx.aws.iam.send(new ListPolicyVersionsCommand({ PolicyArn: arn })));
+      const list = await send(config, ctx.aws.iam, new ListPolicyVersionsCommand({ PolicyArn: arn }));
       const versions = isNotFound(list) ? [] : (list.Versions ?? []);
       if (versions.length >= 5) {
         const oldest = versions.filter((v) => !v.IsDefaultVersion).sort((a, b) => (a.CreateDate?.getTime() ?? 0) - (b.CreateDate?.getTime() ?? 0))[0];
         if (oldest?.VersionId) {
-          await send(config, 'iam', 'DeletePolicyVersion', () => ctx.aws.iam.send(new DeletePolicyVersionCommand({ PolicyArn: arn, VersionId: oldest.VersionId })));
+          await send(config, ctx.aws.iam, new DeletePolicyVersionCommand({ PolicyArn: arn, VersionId: oldest.VersionId }));
         }
       }
-      await send(config, 'iam', 'CreatePolicyVersion', () =>
-        ctx.aws.iam.send(new CreatePolicyVersionCommand({ PolicyArn: arn, PolicyDocument: serialize(wanted), SetAsDefault: true })));
+      await send(config, ctx.aws.iam, new CreatePolicyVersionCommand({ PolicyArn: arn, PolicyDocument: serialize(wanted), SetAsDefault: true }));
     },
   };
 }
 
 async function isAttached(ctx: Ctx, role: string, arn: string): Promise<boolean> {
-  const res = await send(ctx.config, 'iam', 'ListAttachedRolePolicies', () => ctx.aws.iam.send(new ListAttachedRolePoliciesCommand({ RoleName: role })), ['NoSuchEntityException', 'NoSuchEntity']);
+  const res = await send(ctx.config, ctx.aws.iam, new ListAttachedRolePoliciesCommand({ RoleName: role }), ['NoSuchEntityException', 'NoSuchEntity']);
   return !isNotFound(res) && (res.AttachedPolicies ?? []).some((p) => p.PolicyArn === arn);
 }
 
@@ -97,7 +91,7 @@ async function attachAction(ctx: Ctx, arn: string, roleExists: boolean): Promise
     change: 'create',
     commands: [awsCli(config, 'iam', 'attach-role-policy', '--role-name', config.roleName, '--policy-arn', arn)],
     apply: async () => {
-      await send(config, 'iam', 'AttachRolePolicy', () => ctx.aws.iam.send(new AttachRolePolicyCommand({ RoleName: config.roleName, PolicyArn: arn })));
+      await send(config, ctx.aws.iam, new AttachRolePolicyCommand({ RoleName: config.roleName, PolicyArn: arn }));
     },
   };
 }
@@ -110,7 +104,7 @@ async function vaultServerPolicyAction(ctx: Ctx, roleExists: boolean): Promise<A
   const what = `inline policy ${name} on ${role}`;
   let live: unknown;
   if (roleExists) {
-    const res = await send(config, 'iam', 'GetRolePolicy', () => ctx.aws.iam.send(new GetRolePolicyCommand({ RoleName: role, PolicyName: name })), ['NoSuchEntityException', 'NoSuchEntity']);
+    const res = await send(config, ctx.aws.iam, new GetRolePolicyCommand({ RoleName: role, PolicyName: name }), ['NoSuchEntityException', 'NoSuchEntity']);
     if (!isNotFound(res) && res.PolicyDocument) live = parsePolicyDocument(res.PolicyDocument);
   }
   if (live && sameDocument(live, wanted)) return { what, change: 'none', note: 'iam:GetRole, iam:GetUser' };
@@ -121,7 +115,7 @@ async function vaultServerPolicyAction(ctx: Ctx, roleExists: boolean): Promise<A
     ...(live ? { diff: jsonDiff(live, wanted, 'inline policy') } : {}),
     commands: [heredoc(file, serialize(wanted)), awsCli(config, 'iam', 'put-role-policy', '--role-name', role, '--policy-name', name, '--policy-document', `file://${file}`)],
     apply: async () => {
-      await send(config, 'iam', 'PutRolePolicy', () => ctx.aws.iam.send(new PutRolePolicyCommand({ RoleName: role, PolicyName: name, PolicyDocument: serialize(wanted) })));
+      await send(config, ctx.aws.iam, new PutRolePolicyCommand({ RoleName: role, PolicyName: name, PolicyDocument: serialize(wanted) }));
     },
   };
 }
@@ -130,11 +124,8 @@ export const step = defineStep({
   id: '03',
   name: 'iam-policy',
   title: 'IAM policy, and the Vault server role',
-  needs: [
-    { key: 'account', step: '01' },
-    { key: 'providerArn', step: '01' },
-    { key: 'roleArn', step: '02', recover: recoverRoleArn },
-  ],
+  needs: ['account', 'providerArn', 'oidcProvider', 'roleArn'],
+  provides: [{ key: 'policyArn' }, { key: 'vaultServerRoleArn' }],
 
   reference(v) {
     const c = v.config;
@@ -147,7 +138,7 @@ export const step = defineStep({
       const file = `${c.vaultServerRoleName}-policy.json`;
       out.push(
         raw('# The fix: the Vault server gets its own IRSA role that may resolve IAM principals'),
-        ...createRoleCommands({ config: c }, c.vaultServerRoleName, serialize(vaultServerTrust({ config: c }, v.providerArn, v.oidcProvider)), VAULT_ROLE_DESCRIPTION),
+        ...createRoleCommands({ config: c }, c.vaultServerRoleName, serialize(vaultServerTrust(c, v.providerArn, v.oidcProvider)), VAULT_ROLE_DESCRIPTION),
         heredoc(file, serialize(vaultServerPolicy())),
         awsCli(c, 'iam', 'put-role-policy', '--role-name', c.vaultServerRoleName, '--policy-name', c.vaultServerPolicyName, '--policy-document', `file://${file}`),
         raw(`export VAULT_SERVER_ROLE_ARN=$(${awsCli(c, 'iam', 'get-role', '--role-name', c.vaultServerRoleName, '--query', 'Role.Arn', '--output', 'text')})`),
@@ -172,7 +163,7 @@ export const step = defineStep({
       });
       return actions;
     }
-    const trust = vaultServerTrust(ctx, s.providerArn!, s.oidcProvider!);
+    const trust = vaultServerTrust(config, s.providerArn!, s.oidcProvider!);
     const roleAct = await roleAction(ctx, config.vaultServerRoleName, trust, VAULT_ROLE_DESCRIPTION, (a) => state.set({ vaultServerRoleArn: a }));
     actions.push(roleAct, await vaultServerPolicyAction(ctx, roleAct.change !== 'create'));
     return actions;
@@ -185,12 +176,31 @@ export const step = defineStep({
     if (!live || !sameDocument(live.doc, vaultAuthPolicy(state.get('roleArn')!))) throw new VerificationError(`policy ${arn} is missing or its default version differs`);
     if (!(await isAttached(ctx, config.roleName, arn))) throw new VerificationError(`policy ${arn} is not attached to ${config.roleName}`);
     if (config.vaultServerIdentity === 'role') {
-      const res = await send(config, 'iam', 'GetRolePolicy', () => ctx.aws.iam.send(new GetRolePolicyCommand({ RoleName: config.vaultServerRoleName, PolicyName: config.vaultServerPolicyName })), ['NoSuchEntityException', 'NoSuchEntity']);
+      const res = await send(config, ctx.aws.iam, new GetRolePolicyCommand({ RoleName: config.vaultServerRoleName, PolicyName: config.vaultServerPolicyName }), ['NoSuchEntityException', 'NoSuchEntity']);
       if (isNotFound(res)) throw new VerificationError(`the Vault server role ${config.vaultServerRoleName} has no policy ${config.vaultServerPolicyName}`);
       return `policy attached to ${config.roleName}; Vault server role ${state.get('vaultServerRoleArn')} may call iam:GetRole`;
     }
     return `policy attached to ${config.roleName}`;
   },
+
+  // The policy (detached first), then the Vault server role with its inline policy.
+  async teardown(ctx) {
+    const out: Action[] = [];
+    for (const r of ctx.state.createdBy(ctx.stepId, 'iam-policy')) out.push(await deletePolicy(ctx, r));
+    for (const r of ctx.state.createdBy(ctx.stepId, 'iam-role')) {
+      out.push(await deleteRole(ctx, r, () => {
+        if (r.name === ctx.config.vaultServerRoleName) ctx.state.set({ vaultServerRoleArn: undefined });
+      }));
+    }
+    return out;
+  },
+
+  teardownReference: (v) => [
+    awsCli(v.config, 'iam', 'detach-role-policy', '--role-name', v.config.roleName, '--policy-arn', v.policyArn),
+    awsCli(v.config, 'iam', 'delete-policy', '--policy-arn', v.policyArn),
+    awsCli(v.config, 'iam', 'delete-role-policy', '--role-name', v.config.vaultServerRoleName, '--policy-name', v.config.vaultServerPolicyName),
+    awsCli(v.config, 'iam', 'delete-role', '--role-name', v.config.vaultServerRoleName),
+  ],
 });
 
 if (isMain(import.meta.url)) await main([step]);

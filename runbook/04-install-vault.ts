@@ -1,13 +1,13 @@
 // Step 04: a Vault for the guide (SPEC §04). Where VAULT_ADDR already answers
 // (the lab, or an existing Vault) nothing is installed. Otherwise the chart
 // hashicorp/vault goes into the cluster in DEV MODE, with the Vault server's
-// own IRSA role from step 03 on its service account. Also home of vaultOf():
-// how steps 05-09 reach Vault, through a port-forward of their own when it
-// runs in the cluster.
-import { defineStep, type Action, type Ctx } from '../lib/step.js';
-import { ConfigError, PrerequisiteError, RemoteError, RunbookError, VerificationError } from '../lib/errors.js';
+// own IRSA role from step 03 on its service account.
+import { defineStep, recordCreated, type Action, type Ctx } from '../lib/step.js';
+import { PrerequisiteError, RemoteError, RunbookError, VerificationError } from '../lib/errors.js';
 import { Vault } from '../lib/vault.js';
-import { hasKubeCluster, kubectl, portForward } from '../lib/kube.js';
+import { hasKubeCluster, kubectl } from '../lib/kube.js';
+import { VAULT_POD, isUnreachable } from '../lib/vault-reach.js';
+import { deleteHelmReleases } from '../lib/delete.js';
 import { helmRelease, helmRepoAdd, helmUpgradeInstall, helmValues } from '../lib/helm.js';
 import { cmd, raw, vaultCli } from '../lib/shell.js';
 import { fieldDiff } from '../lib/diff.js';
@@ -20,84 +20,6 @@ import { isMain } from '../lib/main.js';
 export const VAULT_RELEASE = 'vault';
 export const VAULT_CHART = 'hashicorp/vault';
 export const VAULT_REPO = { name: 'hashicorp', url: 'https://helm.releases.hashicorp.com' };
-export const VAULT_POD = 'vault-0';
-const NET = /ECONNREFUSED|ENOTFOUND|ETIMEDOUT|ECONNRESET|EAI_AGAIN/;
-
-// ---- reaching Vault ----------------------------------------------------------
-
-function isUnreachable(err: unknown): boolean {
-  return err instanceof RemoteError && err.service === 'vault' && Boolean(err.code && NET.test(err.code));
-}
-
-function isLoopback(addr: string): boolean {
-  try {
-    return ['127.0.0.1', 'localhost', '[::1]'].includes(new URL(addr).hostname);
-  } catch {
-    return false;
-  }
-}
-
-/** vault-0 in the cluster, if kubectl answers and the pod exists. */
-async function inClusterVaultPod(config: Config): Promise<boolean> {
-  if (!(await hasKubeCluster(config))) return false;
-  try {
-    await kubectl(['get', 'pod', VAULT_POD, '-n', config.vaultK8sNamespace, '-o', 'name'], { config, timeoutMs: 10_000 });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-const reached = new WeakMap<Ctx, Promise<Vault>>();
-
-/**
- * The Vault to talk to: VAULT_ADDR when it answers; otherwise, when VAULT_ADDR
- * is on this machine (as after the guide's port-forward) and vault-0 runs in the
- * cluster, a kubectl port-forward opened for this run and closed when it ends.
- * No token needed (sys/health).
- */
-export function reachVault(ctx: Ctx): Promise<Vault> {
-  let p = reached.get(ctx);
-  if (!p) {
-    p = connect(ctx);
-    reached.set(ctx, p);
-    p.catch(() => reached.delete(ctx));
-  }
-  return p;
-}
-
-async function connect(ctx: Ctx): Promise<Vault> {
-  const { config } = ctx;
-  try {
-    await ctx.vault.health();
-    return ctx.vault;
-  } catch (err) {
-    if (!isUnreachable(err) || !isLoopback(config.vaultAddr) || !(await inClusterVaultPod(config))) throw err;
-    const pf = await portForward(config.vaultK8sNamespace, `pod/${VAULT_POD}`, undefined, 8200, { config, unref: true });
-    const vault = new Vault({ vaultAddr: pf.url, vaultToken: config.vaultToken });
-    await vault.health();
-    log.line(`  Vault at VAULT_ADDR=${config.vaultAddr} does not answer: reaching ${VAULT_POD} in namespace ${config.vaultK8sNamespace} through kubectl port-forward on ${pf.url} (closed when this run ends)`);
-    return vault;
-  }
-}
-
-/** The Vault for configuration calls: needs VAULT_TOKEN. */
-export async function vaultOf(ctx: Ctx): Promise<Vault> {
-  if (!ctx.config.vaultToken) {
-    throw new ConfigError('VAULT_TOKEN is not set: export the token of your Vault in it (lab: eval "$(make -s lab-env)"; the guide\'s dev-mode Vault uses the token "root")');
-  }
-  return reachVault(ctx);
-}
-
-/** Steps 08 and 09 write under the auth mount step 05 enables. */
-export async function requireAuthMount(ctx: Ctx, vault: Vault, stepId: string): Promise<boolean> {
-  const mounts = await vault.read('sys/auth');
-  const table = ((mounts?.data as Record<string, unknown> | undefined) ?? mounts ?? {}) as Record<string, { type?: string }>;
-  const m = table[`${ctx.config.authMount}/`];
-  if (m?.type === 'aws') return true;
-  if (ctx.mode === 'dry-run') return false;
-  throw new PrerequisiteError(`step ${stepId} needs the aws auth method at ${ctx.config.authMount}/ in Vault, which step 05 enables: run \`make step-05\` first`, '05');
-}
 
 // ---- the install ---------------------------------------------------------------
 
@@ -165,7 +87,7 @@ async function installAction(ctx: Ctx): Promise<Action> {
       await helmRepoAdd(VAULT_REPO.name, VAULT_REPO.url, config);
       await helmUpgradeInstall({ release: VAULT_RELEASE, chart: VAULT_CHART, namespace: ns, set: vaultHelmSet(roleArn), extra: ['--wait', '--timeout', '10m'], config });
       await kubectl(['wait', '--for=condition=Ready', `pod/${VAULT_POD}`, '-n', ns, '--timeout=300s'], { config });
-      ctx.state.markCreated(`helm-release:${ns}/${VAULT_RELEASE}`);
+      recordCreated(ctx, { kind: 'helm-release', namespace: ns, release: VAULT_RELEASE });
     },
   };
 }
@@ -182,7 +104,7 @@ export const step = defineStep({
   async check(ctx) {
     const { config } = ctx;
     try {
-      const h = await ctx.vault.health();
+      const h = await new Vault(config).health();
       const status = `${h.version ? `Vault ${h.version}, ` : ''}${h.initialized ? 'initialized' : 'NOT initialized'}, ${h.sealed ? 'SEALED' : 'unsealed'}`;
       return [{ what: 'Vault install', change: 'skip', note: `a Vault already answers at VAULT_ADDR=${config.vaultAddr} (${status}): using it, installing nothing` }];
     } catch (err) {
@@ -197,7 +119,7 @@ export const step = defineStep({
   async verify(ctx) {
     let vault: Vault;
     try {
-      vault = await reachVault(ctx);
+      vault = await ctx.reach();
     } catch (err) {
       throw new VerificationError(`Vault did not answer after the install: ${err instanceof RunbookError ? err.message : String(err)}`);
     }
@@ -205,6 +127,10 @@ export const step = defineStep({
     if (!h.initialized || h.sealed) throw new VerificationError(`Vault at ${vault.addr} answers but is ${h.initialized ? 'sealed' : 'not initialized'}`);
     return `Vault ${h.version ?? ''} at ${vault.addr} is initialized and unsealed`.replace('  ', ' ');
   },
+
+  teardown: (ctx) => deleteHelmReleases(ctx, ctx.state.createdBy(ctx.stepId, 'helm-release')),
+
+  teardownReference: (v) => [cmd('helm', 'uninstall', VAULT_RELEASE, '-n', v.config.vaultK8sNamespace)],
 });
 
 if (isMain(import.meta.url)) await main([step]);

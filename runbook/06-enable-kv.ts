@@ -2,20 +2,17 @@
 // -path=dev -version=2 kv` = POST sys/mounts/dev. A KV v1 mount at that path is
 // reported and upgraded in place only when confirmed (--yes): the upgrade
 // rewrites the data and cannot be undone.
-import { defineStep, type Ctx } from '../lib/step.js';
+import { defineStep, recordCreated, type Ctx } from '../lib/step.js';
 import { ConfigError, VerificationError } from '../lib/errors.js';
-import type { Vault } from '../lib/vault.js';
-import { kvEnableCommand, kvUpgradeCommand } from '../lib/vault-documents.js';
-import { vaultOf } from './04-install-vault.js';
-import { mountEntry } from './05-enable-aws-auth.js';
+import { KV_DESCRIPTION, kvEnableCommand, kvUpgradeCommand } from '../lib/vault-documents.js';
+import { deleteVaultObject } from '../lib/delete.js';
+import { vaultCli } from '../lib/shell.js';
 import { main } from '../lib/run.js';
 import { isMain } from '../lib/main.js';
 
-export const KV_DESCRIPTION = 'Gloo Edge secrets (vault-irsa-runbook)';
-
 /** 'v2', 'v1', undefined (no mount); throws when the path holds another engine. */
-async function kvVersion(ctx: Ctx, vault: Vault): Promise<'v1' | 'v2' | undefined> {
-  const m = await mountEntry(vault, 'sys/mounts', ctx.config.kvMount);
+async function kvVersion(ctx: Ctx): Promise<'v1' | 'v2' | undefined> {
+  const m = await ctx.vault.mountEntry('sys/mounts', ctx.config.kvMount);
   if (!m) return undefined;
   if (m.type !== 'kv' && m.type !== 'generic') {
     throw new ConfigError(`Vault path ${ctx.config.kvMount}/ already holds a ${m.type} secrets engine, not KV: set VAULT_KV_MOUNT to a free path`);
@@ -27,6 +24,7 @@ export const step = defineStep({
   id: '06',
   name: 'enable-kv',
   title: 'Vault KV v2 secrets engine',
+  vault: 'token',
 
   reference(v) {
     return [kvEnableCommand(v.config)];
@@ -34,9 +32,8 @@ export const step = defineStep({
 
   async check(ctx) {
     const { config } = ctx;
-    const vault = await vaultOf(ctx);
     const what = `Vault KV v2 engine at ${config.kvMount}/`;
-    const version = await kvVersion(ctx, vault);
+    const version = await kvVersion(ctx);
     if (version === 'v2') return [{ what, change: 'none', note: 'kv version 2' }];
     if (version === 'v1') {
       return [
@@ -48,7 +45,7 @@ export const step = defineStep({
           diff: 'options.version: "1" -> "2"',
           commands: [kvUpgradeCommand(config)],
           apply: async () => {
-            await vault.write(`sys/mounts/${config.kvMount}/tune`, { options: { version: '2' } });
+            await ctx.vault.write(`sys/mounts/${config.kvMount}/tune`, { options: { version: '2' } });
           },
         },
       ];
@@ -59,18 +56,37 @@ export const step = defineStep({
         change: 'create',
         commands: [kvEnableCommand(config)],
         apply: async () => {
-          await vault.write(`sys/mounts/${config.kvMount}`, { type: 'kv', description: KV_DESCRIPTION, options: { version: '2' } });
-          ctx.state.markCreated(`vault-kv:${config.kvMount}`);
+          await ctx.vault.write(`sys/mounts/${config.kvMount}`, { type: 'kv', description: KV_DESCRIPTION, options: { version: '2' } });
+          recordCreated(ctx, { kind: 'vault-kv', mount: config.kvMount });
         },
       },
     ];
   },
 
   async verify(ctx) {
-    const version = await kvVersion(ctx, await vaultOf(ctx));
+    const version = await kvVersion(ctx);
     if (version !== 'v2') throw new VerificationError(`sys/mounts shows ${version ? 'KV v1' : 'no engine'} at ${ctx.config.kvMount}/`);
     return `KV v2 engine at ${ctx.config.kvMount}/`;
   },
+
+  // Recorded, or carrying the runbook's description; its secrets go with it.
+  async teardown(ctx) {
+    const { kvMount } = ctx.config;
+    const live = await ctx.vault.mountEntry('sys/mounts', kvMount);
+    const resource = { kind: 'vault-kv', mount: kvMount } as const;
+    const a = await deleteVaultObject(ctx, {
+      resource,
+      what: `Vault KV engine at ${kvMount}/ and every secret in it`,
+      exists: Boolean(live),
+      ours: ctx.state.wasCreated(resource) || live?.description === KV_DESCRIPTION,
+      why: 'not created by the runbook (no record, other description)',
+      path: `sys/mounts/${kvMount}`,
+      command: ['secrets', 'disable', `${kvMount}/`],
+    });
+    return a ? [a] : [];
+  },
+
+  teardownReference: (v) => [vaultCli(v.config.vaultK8sNamespace, 'secrets', 'disable', `${v.config.kvMount}/`)],
 });
 
 if (isMain(import.meta.url)) await main([step]);

@@ -1,14 +1,13 @@
 // Step 07: the Vault policy bound to Gloo's role (SPEC §07): `vault policy
 // write dev policy.hcl` = PUT sys/policies/acl/dev. Drift is judged on the
 // normalised text (comments, layout and order do not count).
-import { defineStep, type Ctx } from '../lib/step.js';
+import { defineStep, recordCreated } from '../lib/step.js';
 import { VerificationError } from '../lib/errors.js';
-import type { Vault } from '../lib/vault.js';
 import type { Config } from '../lib/config.js';
-import { cmd, heredoc, raw } from '../lib/shell.js';
+import { cmd, heredoc, raw, vaultCli } from '../lib/shell.js';
+import { deleteVaultObject } from '../lib/delete.js';
 import { textDiff } from '../lib/diff.js';
-import { glooPolicyHcl, normalizePolicy, samePolicy } from '../lib/vault-policy.js';
-import { vaultOf } from './04-install-vault.js';
+import { glooPolicyHcl, samePolicy } from '../lib/vault-policy.js';
 import { main } from '../lib/run.js';
 import { isMain } from '../lib/main.js';
 
@@ -23,16 +22,11 @@ export function policyCommands(config: Config): string[] {
   ];
 }
 
-async function livePolicy(ctx: Ctx, vault: Vault): Promise<string | undefined> {
-  const res = await vault.read(`sys/policies/acl/${ctx.config.vaultPolicyName}`);
-  const data = (res?.data ?? res) as { policy?: string } | undefined;
-  return data?.policy;
-}
-
 export const step = defineStep({
   id: '07',
   name: 'vault-policy',
   title: 'Vault policy for Gloo',
+  vault: 'token',
 
   reference(v) {
     return policyCommands(v.config);
@@ -40,30 +34,48 @@ export const step = defineStep({
 
   async check(ctx) {
     const { config } = ctx;
-    const vault = await vaultOf(ctx);
     const wanted = glooPolicyHcl(config.kvMount);
-    const live = await livePolicy(ctx, vault);
+    const live = await ctx.vault.policyText(config.vaultPolicyName);
     const what = `Vault policy ${config.vaultPolicyName}`;
     if (live !== undefined && samePolicy(live, wanted)) return [{ what, change: 'none', note: `${config.kvMount}/* read-write, sys/mounts read` }];
     return [
       {
         what,
         change: live === undefined ? 'create' : 'update',
-        ...(live !== undefined ? { diff: textDiff(normalizePolicy(live), normalizePolicy(wanted), 'policy') } : {}),
+        ...(live !== undefined ? { diff: textDiff(live, wanted, 'policy') } : {}),
         commands: policyCommands(config),
         apply: async () => {
-          await vault.write(`sys/policies/acl/${config.vaultPolicyName}`, { policy: wanted });
-          if (live === undefined) ctx.state.markCreated(`vault-policy:${config.vaultPolicyName}`);
+          await ctx.vault.write(`sys/policies/acl/${config.vaultPolicyName}`, { policy: wanted });
+          if (live === undefined) recordCreated(ctx, { kind: 'vault-policy', name: config.vaultPolicyName });
         },
       },
     ];
   },
 
   async verify(ctx) {
-    const live = await livePolicy(ctx, await vaultOf(ctx));
+    const live = await ctx.vault.policyText(ctx.config.vaultPolicyName);
     if (live === undefined || !samePolicy(live, glooPolicyHcl(ctx.config.kvMount))) throw new VerificationError(`Vault policy ${ctx.config.vaultPolicyName} is missing or differs`);
     return `policy ${ctx.config.vaultPolicyName} as wanted`;
   },
+
+  // Recorded, or exactly the text the runbook writes.
+  async teardown(ctx) {
+    const { vaultPolicyName: name, kvMount } = ctx.config;
+    const text = await ctx.vault.policyText(name);
+    const resource = { kind: 'vault-policy', name } as const;
+    const a = await deleteVaultObject(ctx, {
+      resource,
+      what: `Vault policy ${name}`,
+      exists: text !== undefined,
+      ours: ctx.state.wasCreated(resource) || text === glooPolicyHcl(kvMount),
+      why: 'its text is not the one the runbook writes and the runbook has no record of creating it',
+      path: `sys/policies/acl/${name}`,
+      command: ['policy', 'delete', name],
+    });
+    return a ? [a] : [];
+  },
+
+  teardownReference: (v) => [vaultCli(v.config.vaultK8sNamespace, 'policy', 'delete', v.config.vaultPolicyName)],
 });
 
 if (isMain(import.meta.url)) await main([step]);

@@ -3,14 +3,14 @@
 // step 02>, token_policies=<policy>, token_max_ttl=24h. Writing it makes the
 // Vault server call iam:GetRole (resolve_aws_unique_ids): the guide's
 // "implicit deny" when its AWS identity may not.
-import { defineStep, type Ctx } from '../lib/step.js';
+import { defineStep, recordCreated, type Ctx } from '../lib/step.js';
 import { RemoteError, RunbookError, VerificationError } from '../lib/errors.js';
-import type { Vault } from '../lib/vault.js';
 import { vaultRoleName } from '../lib/config.js';
 import { fieldDiff } from '../lib/diff.js';
-import { liveRole, roleCommand, roleDeleteCommand, rolePayload, roleWanted } from '../lib/vault-documents.js';
-import { recoverRoleArn } from './02-iam-role.js';
-import { requireAuthMount, vaultOf } from './04-install-vault.js';
+import { AUTH_DESCRIPTION, liveRole, roleCommand, roleDeleteCommand, rolePayload, roleWanted } from '../lib/vault-documents.js';
+import { requireAuthMount } from '../lib/vault-reach.js';
+import { getRole } from '../lib/iam-role.js';
+import { deleteVaultObject } from '../lib/delete.js';
 import { main } from '../lib/run.js';
 import { isMain } from '../lib/main.js';
 
@@ -18,8 +18,8 @@ function rolePath(ctx: Pick<Ctx, 'config'>): string {
   return `auth/${ctx.config.authMount}/role/${vaultRoleName(ctx.config)}`;
 }
 
-async function readRole(ctx: Ctx, vault: Vault): Promise<Record<string, unknown> | undefined> {
-  const res = await vault.read(rolePath(ctx));
+async function readRole(ctx: Ctx): Promise<Record<string, unknown> | undefined> {
+  const res = await ctx.vault.read(rolePath(ctx));
   return (res?.data ?? undefined) as Record<string, unknown> | undefined;
 }
 
@@ -43,11 +43,21 @@ export function explainGetRoleDenied(err: unknown, ctx: Pick<Ctx, 'config'>): un
   return new RemoteError('vault', `POST ${rolePath(ctx)}`, `Vault could not write ${rolePath(ctx)}: ${vaultSaid} — ${who} is most likely not authorized to perform: iam:GetRole (the guide's "implicit deny"): ${fix}`, (err as RemoteError).code);
 }
 
+/** The unique-ID binding when it no longer names the live IAM role (re-created under the same name): a diff line. */
+async function staleBinding(ctx: Ctx, data: Record<string, unknown>): Promise<string> {
+  const ids = Array.isArray(data.bound_iam_principal_id) ? data.bound_iam_principal_id.map(String).filter(Boolean) : [];
+  if (!ids.length) return '';
+  const role = await getRole(ctx, ctx.config.roleName);
+  if (!role?.id || ids.includes(role.id)) return '';
+  return `bound_iam_principal_id: ${JSON.stringify(ids)} -> ${JSON.stringify([role.id])} (IAM role ${ctx.config.roleName} was re-created: Vault must resolve it again)`;
+}
+
 export const step = defineStep({
   id: '09',
   name: 'vault-role',
   title: 'Vault AWS auth role',
-  needs: [{ key: 'roleArn', step: '02', recover: recoverRoleArn }],
+  needs: ['roleArn'],
+  vault: 'token',
 
   reference(v) {
     return [roleCommand(v.config, v.roleArn)];
@@ -55,18 +65,20 @@ export const step = defineStep({
 
   async check(ctx) {
     const { config, state } = ctx;
-    const vault = await vaultOf(ctx);
     const roleArn = state.get('roleArn')!;
     const wanted = roleWanted(config, roleArn);
     const what = `Vault role ${vaultRoleName(config)} on auth/${config.authMount}`;
-    const mounted = await requireAuthMount(ctx, vault, '09');
-    const live = liveRole(mounted ? await readRole(ctx, vault) : undefined);
-    const diff = fieldDiff(live ?? {}, wanted);
+    const mounted = await requireAuthMount(ctx, '09');
+    const data = mounted ? await readRole(ctx) : undefined;
+    const live = liveRole(data);
+    // Vault binds the IAM role's unique ID, resolved when the role is written: a role
+    // deleted and re-created under the same name (same ARN) is another principal.
+    const diff = [fieldDiff(live ?? {}, wanted), data ? await staleBinding(ctx, data) : ''].filter(Boolean).join('\n');
     if (live && !diff) return [{ what, change: 'none', note: `bound to ${roleArn}, policy ${config.vaultPolicyName}` }];
     const write = async (): Promise<void> => {
       try {
-        await vault.write(rolePath(ctx), rolePayload(config, roleArn));
-        if (!live) ctx.state.markCreated(`vault-role:${config.authMount}/${vaultRoleName(config)}`);
+        await ctx.vault.write(rolePath(ctx), rolePayload(config, roleArn));
+        if (!live) recordCreated(ctx, { kind: 'vault-role', mount: config.authMount, role: vaultRoleName(config) });
       } catch (err) {
         throw explainGetRoleDenied(err, ctx);
       }
@@ -81,7 +93,7 @@ export const step = defineStep({
           diff,
           commands: [roleDeleteCommand(config), roleCommand(config, roleArn)],
           apply: async () => {
-            await vault.delete(rolePath(ctx));
+            await ctx.vault.delete(rolePath(ctx));
             await write();
           },
         },
@@ -99,12 +111,31 @@ export const step = defineStep({
   },
 
   async verify(ctx) {
-    const data = await readRole(ctx, await vaultOf(ctx));
-    const diff = fieldDiff(liveRole(data) ?? {}, roleWanted(ctx.config, ctx.state.get('roleArn')!));
+    const data = await readRole(ctx);
+    const diff = [fieldDiff(liveRole(data) ?? {}, roleWanted(ctx.config, ctx.state.get('roleArn')!)), data ? await staleBinding(ctx, data) : ''].filter(Boolean).join('\n');
     if (!data || diff) throw new VerificationError(`${rolePath(ctx)} differs after the write: ${diff.split('\n')[0] ?? 'missing'}`);
     const ids = Array.isArray(data.bound_iam_principal_id) ? data.bound_iam_principal_id.join(',') : '';
     return `role ${vaultRoleName(ctx.config)} bound to ${ctx.state.get('roleArn')}${ids ? ` (resolved to ${ids})` : ''}, policy ${ctx.config.vaultPolicyName}, max TTL 24h`;
   },
+
+  // Recorded, or under an auth method the runbook made.
+  async teardown(ctx) {
+    const { authMount } = ctx.config;
+    const auth = await ctx.vault.mountEntry('sys/auth', authMount);
+    const resource = { kind: 'vault-role', mount: authMount, role: vaultRoleName(ctx.config) } as const;
+    const a = await deleteVaultObject(ctx, {
+      resource,
+      what: `Vault role ${resource.role} on auth/${authMount}`,
+      exists: auth?.type === 'aws' && Boolean(await readRole(ctx)),
+      ours: ctx.state.wasCreated(resource) || auth?.description === AUTH_DESCRIPTION,
+      why: 'not written by the runbook, under an auth method it did not make',
+      path: rolePath(ctx),
+      command: ['delete', rolePath(ctx)],
+    });
+    return a ? [a] : [];
+  },
+
+  teardownReference: (v) => [roleDeleteCommand(v.config)],
 });
 
 if (isMain(import.meta.url)) await main([step]);

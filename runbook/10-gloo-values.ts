@@ -5,14 +5,14 @@
 // Settings resource and both service accounts come out as wanted.
 import fs from 'node:fs';
 import path from 'node:path';
-import { defineStep, type Ctx } from '../lib/step.js';
+import { defineStep, recordCreated, type Ctx } from '../lib/step.js';
+import { deleteFile } from '../lib/delete.js';
 import { VerificationError, RunbookError } from '../lib/errors.js';
 import { textDiff } from '../lib/diff.js';
 import { cmd, heredoc, raw } from '../lib/shell.js';
 import { GLOO_CHARTS, GLOO_RELEASE, checkRendered, glooValues, glooValuesInput, parseManifests, parseValues, renderValues } from '../lib/gloo-values.js';
 import { isDeepStrictEqual } from 'node:util';
 import { hasHelm, helmRepoAdd, helmTemplate } from '../lib/helm.js';
-import { recoverRoleArn } from './02-iam-role.js';
 import type { Config } from '../lib/config.js';
 import * as log from '../lib/log.js';
 import { main } from '../lib/run.js';
@@ -59,7 +59,8 @@ export const step = defineStep({
   id: '10',
   name: 'gloo-values',
   title: 'Gloo Edge Helm values',
-  needs: [{ key: 'roleArn', step: '02', recover: recoverRoleArn }],
+  needs: ['roleArn'],
+  provides: [{ key: 'valuesFile' }],
 
   reference(v) {
     const c = v.config;
@@ -89,7 +90,7 @@ export const step = defineStep({
       apply: async () => {
         fs.mkdirSync(path.dirname(file), { recursive: true });
         fs.writeFileSync(file, wanted, { mode: 0o644 });
-        if (live === undefined) state.markCreated(`file:${file}`);
+        if (live === undefined) recordCreated(ctx, { kind: 'file', path: file });
         state.set({ valuesFile: file });
         log.line(`  wrote ${file}`);
       },
@@ -108,6 +109,14 @@ export const step = defineStep({
     const check = t.skipped ? `helm template check skipped: ${t.skipped}` : `helm template: ${t.proven.join('; ')}`;
     return `${file} parses back to the wanted values; ${check}`;
   },
+
+  async teardown(ctx) {
+    return ctx.state.createdBy(ctx.stepId, 'file').map((r) => deleteFile(ctx, r, () => {
+      if (ctx.state.get('valuesFile') === r.path) ctx.state.set({ valuesFile: undefined });
+    }));
+  },
+
+  teardownReference: (v) => [cmd('rm', '-f', v.config.valuesFile)],
 });
 
 if (isMain(import.meta.url)) await main([step]);

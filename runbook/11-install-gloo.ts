@@ -6,14 +6,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
-import { defineStep, type Ctx } from '../lib/step.js';
+import { defineStep, recordCreated, type Ctx } from '../lib/step.js';
+import { deleteHelmReleases } from '../lib/delete.js';
 import { PrerequisiteError, VerificationError } from '../lib/errors.js';
 import { cmd } from '../lib/shell.js';
 import type { Config } from '../lib/config.js';
 import { GLOO_CHARTS, GLOO_RELEASE, ROLE_ANNOTATION, parseValues } from '../lib/gloo-values.js';
 import { hasKubeCluster, kubectl } from '../lib/kube.js';
 import { helmRelease, helmRepoAdd, helmUpgradeInstall, helmValues } from '../lib/helm.js';
-import { recoverRoleArn } from './02-iam-role.js';
 import { main } from '../lib/run.js';
 import { isMain } from '../lib/main.js';
 
@@ -57,7 +57,7 @@ export const step = defineStep({
   name: 'install-gloo',
   title: 'Gloo Edge install',
   // The values file is checked in check(): a dry run (make plan) has not written it yet.
-  needs: [{ key: 'roleArn', step: '02', recover: recoverRoleArn }],
+  needs: ['roleArn'],
 
   reference(v) {
     const c = v.config;
@@ -93,7 +93,7 @@ export const step = defineStep({
         const chart = GLOO_CHARTS[config.edition];
         await helmRepoAdd(chart.repo, chart.url, config);
         await helmUpgradeInstall({ release: GLOO_RELEASE, chart: chart.chart, namespace: config.namespace, version: config.edgeVersion, values: file, extra: ['--wait', '--timeout', '10m'], config });
-        if (!release) state.markCreated(`helm-release:${config.namespace}/${GLOO_RELEASE}`);
+        if (!release) recordCreated(ctx, { kind: 'helm-release', namespace: config.namespace, release: GLOO_RELEASE });
         await kubectl(['rollout', 'status', 'deployment', '-n', config.namespace, '--timeout=300s'], { config, timeoutMs: 320_000 });
       },
     }];
@@ -107,6 +107,10 @@ export const step = defineStep({
     if (problems.length) throw new VerificationError(problems.join('; '));
     return `deployments in ${config.namespace} rolled out; ${config.serviceAccounts.join(' and ')} carry ${ROLE_ANNOTATION}=${roleArn}`;
   },
+
+  teardown: (ctx) => deleteHelmReleases(ctx, ctx.state.createdBy(ctx.stepId, 'helm-release')),
+
+  teardownReference: (v) => [cmd('helm', 'uninstall', GLOO_RELEASE, '-n', v.config.namespace)],
 });
 
 if (isMain(import.meta.url)) await main([step]);

@@ -16,15 +16,17 @@ import {
   PutUserPolicyCommand,
   UpdateAssumeRolePolicyCommand,
 } from '@aws-sdk/client-iam';
-import { defineStep, type Action, type Ctx } from '../lib/step.js';
+import { defineStep, recordCreated, type Action, type Ctx } from '../lib/step.js';
+import { callerAccount, clusterIssuer } from '../lib/cluster.js';
+import { deleteInlinePolicy, deleteOidcProvider } from '../lib/delete.js';
+import { verifyChain } from '../lib/verify-chain.js';
 import { RunbookError, VerificationError } from '../lib/errors.js';
 import { isNotFound, send } from '../lib/aws.js';
 import { awsCli, TAGS } from '../lib/aws-cli.js';
 import { heredoc } from '../lib/shell.js';
 import { vaultRoleName, type Config } from '../lib/config.js';
 import { jsonDiff } from '../lib/diff.js';
-import { STS_AUDIENCE, getRoleFixPolicy, oidcProviderArn, oidcProviderOf, roleArn as iamRoleArn, serialize } from '../lib/iam-documents.js';
-import { recordCall } from '../lib/calls.js';
+import { STS_AUDIENCE, getRoleFixPolicy, glooTrust, oidcProviderArn, oidcProviderOf, roleArn as iamRoleArn, serialize } from '../lib/iam-documents.js';
 import { getRole, updateTrustCommands } from '../lib/iam-role.js';
 import { issuerThumbprint } from '../lib/thumbprint.js';
 import { clientConfig, clientConfigCommand, kvUpgradeCommand, liveRole, roleCommand, rolePayload } from '../lib/vault-documents.js';
@@ -38,11 +40,7 @@ import {
   parseGetRoleDenied,
   type Finding,
 } from '../lib/troubleshoot.js';
-import type { Vault } from '../lib/vault.js';
-import { account, clusterIssuer } from './01-cluster-oidc.js';
-import { wantedTrust, recoverRoleArn } from './02-iam-role.js';
-import { vaultOf } from './04-install-vault.js';
-import { mountEntry } from './05-enable-aws-auth.js';
+import { VaultRequestError, type Vault } from '../lib/vault.js';
 import * as log from '../lib/log.js';
 import { main } from '../lib/run.js';
 import { isMain } from '../lib/main.js';
@@ -51,6 +49,9 @@ import { isMain } from '../lib/main.js';
 export const PROBE_ROLE = 'vault-irsa-troubleshoot-probe';
 export const GETROLE_FIX_POLICY = 'vault-irsa-getrole';
 
+/** Whether this run applied fixes (keyed by the run's state). */
+const applied = new WeakMap<object, boolean>();
+
 export interface Diagnosis {
   finding: Finding;
   fix: Omit<Action, 'what' | 'note'>;
@@ -58,21 +59,18 @@ export interface Diagnosis {
 
 /**
  * Ask Vault to resolve the bound ARN as writing the role does; AWS's refusal names
- * the identity. Plain HTTP, not the wrapper: the full error text (several lines) is needed.
+ * the identity. Vault's error lines are kept whole (VaultRequestError.errors).
  */
 export async function probeGetRole(vault: Vault, config: Config, roleArn: string): Promise<string | undefined> {
   const path = `auth/${config.authMount}/role/${PROBE_ROLE}`;
-  const url = `${vault.addr.replace(/\/$/, '')}/v1/${path}`;
-  const headers = { 'X-Vault-Token': config.vaultToken ?? '', 'content-type': 'application/json' };
-  recordCall({ service: 'vault', action: `POST ${path}`, mutating: true });
   try {
-    const res = await fetch(url, { method: 'POST', headers, body: JSON.stringify({ auth_type: 'iam', bound_iam_principal_arn: roleArn, token_policies: 'default', token_ttl: '1m' }), signal: AbortSignal.timeout(30_000) });
-    if (res.ok) return undefined;
-    const body = (await res.json().catch(() => ({}))) as { errors?: string[] };
-    return (body.errors ?? [`HTTP ${res.status}`]).join('\n');
+    await vault.write(path, { auth_type: 'iam', bound_iam_principal_arn: roleArn, token_policies: 'default', token_ttl: '1m' }, 30_000);
+    return undefined;
+  } catch (err) {
+    if (err instanceof VaultRequestError) return err.errors.join('\n');
+    throw err;
   } finally {
-    recordCall({ service: 'vault', action: `DELETE ${path}`, mutating: true });
-    await fetch(url, { method: 'DELETE', headers }).catch(() => undefined);
+    await vault.delete(path).catch(() => undefined);
   }
 }
 
@@ -91,28 +89,29 @@ function getRoleFix(ctx: Ctx, d: NonNullable<ReturnType<typeof parseGetRoleDenie
     ],
     apply: async () => {
       if (isUser) {
-        await send(config, 'iam', 'PutUserPolicy', () => ctx.aws.iam.send(new PutUserPolicyCommand({ UserName: name, PolicyName: GETROLE_FIX_POLICY, PolicyDocument: doc })));
+        await send(config, ctx.aws.iam, new PutUserPolicyCommand({ UserName: name, PolicyName: GETROLE_FIX_POLICY, PolicyDocument: doc }));
       } else {
-        await send(config, 'iam', 'PutRolePolicy', () => ctx.aws.iam.send(new PutRolePolicyCommand({ RoleName: name, PolicyName: GETROLE_FIX_POLICY, PolicyDocument: doc })));
+        await send(config, ctx.aws.iam, new PutRolePolicyCommand({ RoleName: name, PolicyName: GETROLE_FIX_POLICY, PolicyDocument: doc }));
       }
-      state.markCreated(`iam-inline-policy:${isUser ? 'user' : 'role'}/${name}/${GETROLE_FIX_POLICY}`);
+      recordCreated(ctx, { kind: 'iam-inline-policy', principal: isUser ? 'user' : 'role', name, policy: GETROLE_FIX_POLICY });
     },
   };
 }
 
 /** Every known problem, with its fix, from live state. */
-export async function diagnose(ctx: Ctx): Promise<{ found: Diagnosis[]; checked: string[] }> {
+export async function diagnose(ctx: Ctx, opts: { chain?: boolean } = {}): Promise<{ found: Diagnosis[]; checked: string[] }> {
   const { config, state } = ctx;
   const found: Diagnosis[] = [];
   const checked: string[] = [];
-  const acct = state.get('account') ?? (await account(ctx));
+  const acct = state.get('account') ?? (await callerAccount(ctx));
   const issuer = state.get('issuer') ?? (await clusterIssuer(ctx));
   const oidcProvider = oidcProviderOf(issuer);
   const providerArn = oidcProviderArn(config.partition, acct, oidcProvider);
-  const roleArn = state.get('roleArn') ?? (await recoverRoleArn(ctx));
+  const gloo = await getRole(ctx, config.roleName);
+  const roleArn = state.get('roleArn') ?? gloo?.arn;
 
   // OIDC provider
-  const prov = await send(config, 'iam', 'GetOpenIDConnectProvider', () => ctx.aws.iam.send(new GetOpenIDConnectProviderCommand({ OpenIDConnectProviderArn: providerArn })), ['NoSuchEntityException', 'NoSuchEntity']);
+  const prov = await send(config, ctx.aws.iam, new GetOpenIDConnectProviderCommand({ OpenIDConnectProviderArn: providerArn }), ['NoSuchEntityException', 'NoSuchEntity']);
   const provLive = isNotFound(prov) ? undefined : { clientIds: prov.ClientIDList ?? [] };
   const pf = diagnoseProvider(providerArn, provLive);
   checked.push('OIDC provider');
@@ -124,7 +123,7 @@ export async function diagnose(ctx: Ctx): Promise<{ found: Diagnosis[]; checked:
             change: 'update',
             commands: [awsCli(config, 'iam', 'add-client-id-to-open-id-connect-provider', '--open-id-connect-provider-arn', providerArn, '--client-id', STS_AUDIENCE)],
             apply: async () => {
-              await send(config, 'iam', 'AddClientIDToOpenIDConnectProvider', () => ctx.aws.iam.send(new AddClientIDToOpenIDConnectProviderCommand({ OpenIDConnectProviderArn: providerArn, ClientID: STS_AUDIENCE })));
+              await send(config, ctx.aws.iam, new AddClientIDToOpenIDConnectProviderCommand({ OpenIDConnectProviderArn: providerArn, ClientID: STS_AUDIENCE }));
             },
           }
         : {
@@ -132,20 +131,20 @@ export async function diagnose(ctx: Ctx): Promise<{ found: Diagnosis[]; checked:
             commands: [awsCli(config, 'iam', 'create-open-id-connect-provider', '--url', issuer, '--client-id-list', STS_AUDIENCE, '--thumbprint-list', '${THUMBPRINT}', '--tags', 'Key=managed-by,Value=vault-irsa-runbook')],
             apply: async () => {
               const tp = await issuerThumbprint(issuer);
-              await send(config, 'iam', 'CreateOpenIDConnectProvider', () => ctx.aws.iam.send(new CreateOpenIDConnectProviderCommand({ Url: issuer, ClientIDList: [STS_AUDIENCE], ThumbprintList: [tp.thumbprint], Tags: TAGS })));
-              state.markCreated(`oidc-provider:${providerArn}`);
+              await send(config, ctx.aws.iam, new CreateOpenIDConnectProviderCommand({ Url: issuer, ClientIDList: [STS_AUDIENCE], ThumbprintList: [tp.thumbprint], Tags: TAGS }));
+              recordCreated(ctx, { kind: 'oidc-provider', arn: providerArn });
             },
           },
     });
   }
 
   // Trust policy
-  const role = await getRole(ctx, config.roleName);
+  const role = gloo;
   checked.push('trust policy');
   if (role) {
     const tf = diagnoseTrust(config.roleName, role.trust, issuer, config.namespace, config.serviceAccounts, (p) => oidcProviderArn(config.partition, acct, p));
     if (tf) {
-      const wanted = wantedTrust(ctx, providerArn, oidcProvider);
+      const wanted = glooTrust(config, providerArn, oidcProvider);
       found.push({
         finding: tf,
         fix: {
@@ -153,7 +152,7 @@ export async function diagnose(ctx: Ctx): Promise<{ found: Diagnosis[]; checked:
           diff: jsonDiff(role.trust, wanted, 'trust policy'),
           commands: updateTrustCommands(ctx, config.roleName, serialize(wanted)),
           apply: async () => {
-            await send(config, 'iam', 'UpdateAssumeRolePolicy', () => ctx.aws.iam.send(new UpdateAssumeRolePolicyCommand({ RoleName: config.roleName, PolicyDocument: serialize(wanted) })));
+            await send(config, ctx.aws.iam, new UpdateAssumeRolePolicyCommand({ RoleName: config.roleName, PolicyDocument: serialize(wanted) }));
           },
         },
       });
@@ -161,8 +160,8 @@ export async function diagnose(ctx: Ctx): Promise<{ found: Diagnosis[]; checked:
   }
 
   // Vault
-  const vault = await vaultOf(ctx);
-  const authEntry = await mountEntry(vault, 'sys/auth', config.authMount);
+  const vault = ctx.vault;
+  const authEntry = await vault.mountEntry('sys/auth', config.authMount);
   if (authEntry?.type !== 'aws') {
     checked.push(`Vault auth (no aws method at ${config.authMount}/: run step 05; the Vault checks were skipped)`);
     return { found, checked };
@@ -199,7 +198,7 @@ export async function diagnose(ctx: Ctx): Promise<{ found: Diagnosis[]; checked:
   }
 
   // KV version
-  const kv = await mountEntry(vault, 'sys/mounts', config.kvMount);
+  const kv = await vault.mountEntry('sys/mounts', config.kvMount);
   checked.push('KV version');
   const kf = diagnoseKv(config.kvMount, kv);
   if (kf) {
@@ -240,6 +239,41 @@ export async function diagnose(ctx: Ctx): Promise<{ found: Diagnosis[]; checked:
         },
       });
     }
+    // Bound to the right ARN but to a unique ID the IAM role no longer has (deleted and re-created).
+    const ids = Array.isArray(live?.bound_iam_principal_id) ? live.bound_iam_principal_id.map(String).filter(Boolean) : [];
+    if (!rf && live && gloo?.id && ids.length && !ids.includes(gloo.id)) {
+      found.push({
+        finding: {
+          id: 'stale-binding',
+          title: `Vault role ${name} is bound to a unique ID IAM role ${config.roleName} no longer has`,
+          explanation: `Vault resolved ${roleArn} to ${ids.join(', ')} when the role was written; the IAM role now has the ID ${gloo.id} (it was deleted and re-created under the same name), so Vault refuses Gloo's login: write the Vault role again so Vault resolves it anew (make step-09).`,
+        },
+        fix: {
+          change: 'update',
+          diff: `bound_iam_principal_id: ${JSON.stringify(ids)} -> ${JSON.stringify([gloo.id])}`,
+          commands: [roleCommand(config, roleArn)],
+          apply: async () => {
+            await vault.write(`auth/${config.authMount}/role/${name}`, rolePayload(config, roleArn));
+          },
+        },
+      });
+    }
+  }
+
+  // No known problem: does the chain hold? If not, say so plainly, with where it breaks.
+  if (opts.chain !== false && !found.length && roleArn) {
+    checked.push('the verify chain');
+    const broken = (await verifyChain(ctx, { roleArn })).find((l) => !l.ok);
+    if (broken) {
+      found.push({
+        finding: {
+          id: 'unknown',
+          title: `verify fails at link ${broken.n} (${broken.name}) for a reason troubleshoot does not know`,
+          explanation: `${broken.detail} — none of the known problems explains it; run \`make all\` to converge what the runbook owns, then \`make verify\`.`,
+        },
+        fix: { change: 'skip' },
+      });
+    }
   }
   return { found, checked };
 }
@@ -248,7 +282,8 @@ export const step = defineStep({
   id: '13',
   name: 'troubleshoot',
   title: 'Troubleshoot: known failures, explained and fixed',
-  needs: [{ key: 'account', step: '01' }],
+  needs: ['account'],
+  vault: 'token',
 
   reference(v) {
     const c = v.config;
@@ -264,6 +299,7 @@ export const step = defineStep({
 
   async check(ctx) {
     const { found, checked } = await diagnose(ctx);
+    applied.set(ctx.state, ctx.mode === 'apply' && ctx.yes && found.some((d) => d.fix.apply));
     const actions: Action[] = [{ what: 'known problems checked', change: 'none', note: `${checked.join(', ')}: ${found.length ? `${found.length} found` : 'none found'}` }];
     for (const { finding, fix } of found) {
       log.line(`  problem: ${finding.title}`);
@@ -281,15 +317,26 @@ export const step = defineStep({
   async verify(ctx) {
     let left: Diagnosis[];
     try {
-      left = (await diagnose(ctx)).found;
+      // After fixes were applied, later steps may still have to run (make all): only known problems count then.
+      left = (await diagnose(ctx, { chain: !applied.get(ctx.state) })).found;
     } catch (err) {
       throw new VerificationError(`could not check again after the fixes: ${err instanceof RunbookError ? err.message : String(err)}`);
     }
     if (left.length) {
-      throw new VerificationError(`${left.length} problem${left.length > 1 ? 's' : ''} left: ${left.map((d) => d.finding.title).join('; ')}${ctx.yes ? '' : ' — run `make troubleshoot ARGS=--yes` to apply the printed fixes'}`);
+      throw new VerificationError(`${left.length} problem${left.length > 1 ? 's' : ''} left: ${left.map((d) => d.finding.title).join('; ')}${ctx.yes || left.every((d) => d.finding.id === 'unknown') ? '' : ' — run `make troubleshoot ARGS=--yes` to apply the printed fixes'}`);
     }
     return 'no known problem left';
   },
+
+  // What its fixes added: the iam:GetRole inline policy, an OIDC provider it created.
+  async teardown(ctx) {
+    const out: Action[] = [];
+    for (const r of ctx.state.createdBy(ctx.stepId, 'iam-inline-policy')) out.push(await deleteInlinePolicy(ctx, r));
+    for (const r of ctx.state.createdBy(ctx.stepId, 'oidc-provider')) out.push(await deleteOidcProvider(ctx, r));
+    return out;
+  },
+
+  teardownReference: (v) => [awsCli(v.config, 'iam', 'delete-role-policy', '--role-name', '${VAULT_SERVER_IDENTITY_ROLE}', '--policy-name', GETROLE_FIX_POLICY)],
 });
 
 if (isMain(import.meta.url)) await main([step]);

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
-import { State, acquireLock, contextKey } from '../lib/state.js';
+import { State, acquireLock, contextKey, resourceId } from '../lib/state.js';
 import { parseConfig } from '../lib/config.js';
 import { ConfigError, LockError } from '../lib/errors.js';
 
@@ -83,6 +83,21 @@ test('two state files for the same cluster share one lock', () => {
   assert.is(fs.readdirSync(dir).length, 1);
   release();
   assert.is(fs.readdirSync(dir).length, 0);
+});
+
+test('records are typed and owned by a step; a state file of the first (string) form is read as such', () => {
+  const file = path.join(tmp(), 'state.json');
+  const s = new State(file, cfg('c'), true);
+  s.markCreated('07', { kind: 'vault-policy', name: 'dev' });
+  s.markCreated('07', { kind: 'vault-policy', name: 'dev' });
+  assert.equal(s.created(), [{ kind: 'vault-policy', name: 'dev', step: '07' }], 'recorded once, with its step');
+  assert.equal(s.createdBy('07', 'vault-policy').map(resourceId), ['vault-policy:dev']);
+  assert.equal(s.createdBy('06', 'vault-policy'), []);
+  s.forget({ kind: 'vault-policy', name: 'dev' });
+  assert.equal(s.created(), []);
+  // The first form: 'prefix:a/b' strings, owners derived from the kind (and the configured names).
+  s.set({ created: ['iam-role:vault-server-c', 'iam-role:dev-role-iam-c', 'helm-release:vault-x/vault', 'helm-release:gloo-system/gloo', 'vault-role:aws/r'] });
+  assert.equal(s.created().map((c) => `${c.step} ${resourceId(c)}`), ['03 iam-role:vault-server-c', '02 iam-role:dev-role-iam-c', '04 helm-release:vault-x/vault', '11 helm-release:gloo-system/gloo', '09 vault-role:aws/r']);
 });
 
 test.run();

@@ -12,6 +12,9 @@ import { resetCalls, callLog, type Call } from '../../lib/calls.js';
 import { runSteps, RunFailure, type RunOptions, type StepResult } from '../../lib/run.js';
 import type { Step } from '../../lib/step.js';
 
+/** The lab's token minter in this checkout. */
+export const SA_TOKEN = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..', 'lab', 'bin', 'sa-token');
+
 export function lab(): LabEnv {
   // Fails the test (not skips it) when the lab is down: the message says how to start it.
   return readLabEnv();
@@ -28,6 +31,9 @@ export function labEnvVars(overrides: Record<string, string> = {}): Record<strin
     VAULT_ADDR: l.vaultAddr,
     VAULT_TOKEN: l.vaultToken,
     VAULT_AWS_ENDPOINT_URL: l.stsProxyUrl,
+    // The lab's issuer mints the service-account tokens (lab/bin/sa-token, cluster from CLUSTER_NAME).
+    SA_TOKEN_COMMAND: SA_TOKEN,
+    LAB_DIR: l.labDir,
     ...overrides,
   };
 }

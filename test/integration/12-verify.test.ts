@@ -15,7 +15,7 @@ import { captureOutput } from '../../lib/log.js';
 import { VerificationError, formatError } from '../../lib/errors.js';
 import { vaultRoleName } from '../../lib/config.js';
 import { serialize } from '../../lib/iam-documents.js';
-import { wantedTrust } from '../../runbook/02-iam-role.js';
+import { glooTrust } from '../../lib/iam-documents.js';
 import { iamClient, setup, vapi, type TestSetup } from './10-13-setup.js';
 
 let t: TestSetup;
@@ -51,7 +51,7 @@ test('make verify: every link ok, the test secret is gone afterwards, nothing se
   const r = await run([s12], t.config);
   assert.is(r.error, undefined, r.output);
   for (const n of [1, 2, 3, 4, 5]) assert.match(r.output, new RegExp(`ok\\s+${n} `), `link ${n}\n${r.output}`);
-  assert.match(r.output, 'lab issuer for cluster vir-t12');
+  assert.match(r.output, 'SA_TOKEN_COMMAND (sa-token)');
   assert.match(r.output, `wrote, read back and deleted ${t.names.kv}/data/gloo/gloo.solo.io/v1/Secret/gloo-system/irsa-verify`);
   assert.match(r.output, 'all 5 links hold');
   assert.is(await vapi('GET', `${t.names.kv}/metadata/gloo/gloo.solo.io/v1/Secret/gloo-system/irsa-verify`), undefined);
@@ -82,7 +82,7 @@ test('Vault rejects a server-ID header outside the signature: link 4', async () 
 
 test('Vault rejects an IAM role the Vault role is not bound to: link 4', async () => {
   const s = ctx().state.values();
-  await iamClient().send(new CreateRoleCommand({ RoleName: otherRole(), AssumeRolePolicyDocument: serialize(wantedTrust({ config: t.config }, s.providerArn!, s.oidcProvider!)) }));
+  await iamClient().send(new CreateRoleCommand({ RoleName: otherRole(), AssumeRolePolicyDocument: serialize(glooTrust(t.config, s.providerArn!, s.oidcProvider!)) }));
   const other = `arn:aws:iam::${lab().accountId}:role/${otherRole()}`;
   const last = (await chain({ roleArn: other })).at(-1)!;
   assert.equal([last.n, last.ok], [4, false]);

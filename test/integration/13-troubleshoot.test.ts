@@ -14,7 +14,7 @@ import { step as s13, GETROLE_FIX_POLICY } from '../../runbook/13-troubleshoot.j
 import { teardownSteps } from '../../runbook/teardown.js';
 import { lab, run } from '../helpers/lab.js';
 import { withMotoEnforcement } from '../../lab/lib/lab.js';
-import { State } from '../../lib/state.js';
+import { State, resourceId } from '../../lib/state.js';
 import { VerificationError, formatError } from '../../lib/errors.js';
 import { vaultRoleName } from '../../lib/config.js';
 import { parsePolicyDocument, serialize, trustPolicy, vaultServerPolicy } from '../../lib/iam-documents.js';
@@ -72,7 +72,7 @@ test('implicit deny on iam:GetRole: reproduced, explained with the identity, fix
   assert.match(fixed.output, 'no known problem left');
   const doc = await iam.send(new GetRolePolicyCommand({ RoleName: server, PolicyName: GETROLE_FIX_POLICY }));
   assert.equal(parsePolicyDocument(doc.PolicyDocument!), { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'iam:GetRole', Resource: state().roleArn }] });
-  assert.ok(state().created?.includes(`iam-inline-policy:role/${server}/${GETROLE_FIX_POLICY}`), 'recorded for teardown');
+  assert.ok(new State(t.config.stateFile, t.config, false).created().map(resourceId).includes(`iam-inline-policy:role/${server}/${GETROLE_FIX_POLICY}`), 'recorded for teardown');
 
   assert.is(after.error, undefined, after.output);
   assert.is(after.results[0]!.status, 'changed');

@@ -10,7 +10,7 @@ import { GetRoleCommand, ListOpenIDConnectProvidersCommand, ListPoliciesCommand,
 import { loadSteps } from '../../lib/steps.js';
 import { teardownSteps } from '../../runbook/teardown.js';
 import { lab, mutating, run } from '../helpers/lab.js';
-import { State } from '../../lib/state.js';
+import { State, resourceId } from '../../lib/state.js';
 import { ConfirmationError } from '../../lib/errors.js';
 import { iamClient, setup, vapi, type TestSetup } from './10-13-setup.js';
 
@@ -36,7 +36,7 @@ test.before(async () => {
   t.config = { ...t.config, kvMount: FOREIGN_KV() };
   const r = await run(await loadSteps({ to: 12 }), t.config);
   assert.is(r.error, undefined, r.output);
-  created = new State(t.config.stateFile, t.config, false).values().created ?? [];
+  created = new State(t.config.stateFile, t.config, false).created().map(resourceId);
 });
 
 test.after(async () => {
@@ -79,7 +79,7 @@ test('--yes: nothing the runbook created is left, and nothing else was touched',
   // Kept: what the runbook did not create.
   assert.ok(after.mounts.includes(`${FOREIGN_KV()}/`), 'the foreign KV mount is still there');
   await iamClient().send(new GetRoleCommand({ RoleName: t.config.vaultServerRoleName }));
-  assert.equal(new State(t.config.stateFile, t.config, false).values().created ?? [], []);
+  assert.equal(new State(t.config.stateFile, t.config, false).created().map(resourceId), []);
   void lab();
 });
 

@@ -24,7 +24,7 @@ import { step as s03 } from '../../runbook/03-iam-policy.js';
 import { lab, labConfig, labEnvVars, mutating, run } from '../helpers/lab.js';
 import { FAULTS, startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.js';
 import { RemoteError, formatError } from '../../lib/errors.js';
-import { State } from '../../lib/state.js';
+import { State, resourceId } from '../../lib/state.js';
 import type { Config } from '../../lib/config.js';
 import { iamClient, nameVars, setup, vapi, type TestSetup } from './10-13-setup.js';
 
@@ -143,7 +143,7 @@ test('a step killed in the middle (moto made the policy, the answer never arrive
   const again = await script('runbook/03-iam-policy.ts', env);
   assert.is(again.code, 0, again.out);
   assert.equal(await iamCounts(), ALL);
-  const created = new State(viaMoto.stateFile, viaMoto, false).values().created ?? [];
+  const created = new State(viaMoto.stateFile, viaMoto, false).created().map(resourceId);
   assert.equal(created.length, new Set(created).size, 'no duplicate records');
   assert.ok(created.includes(`iam-policy:${policyArn()}`), `the policy made by the killed run is recorded for teardown: ${created.join(', ')}`);
 });
@@ -211,7 +211,7 @@ test('the whole flow killed while Vault is being configured: a re-run of make al
   assert.is(third.code, 0, third.out);
   assert.not.match(third.out, /\bchanged\b/, third.out);
   assert.equal(await iamCounts(), ALL);
-  const created = new State(viaVault.stateFile, viaVault, false).values().created ?? [];
+  const created = new State(viaVault.stateFile, viaVault, false).created().map(resourceId);
   assert.equal(created.length, new Set(created).size, 'no duplicate records');
 });
 

@@ -12,7 +12,7 @@ import { ListAttachedRolePoliciesCommand, ListPoliciesCommand, ListPolicyVersion
 import { lab, run } from '../helpers/lab.js';
 import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.js';
 import { teardownSteps } from '../../runbook/teardown.js';
-import { State } from '../../lib/state.js';
+import { State, resourceId } from '../../lib/state.js';
 import { iamClient, scriptEnv, setup, vapi, type TestSetup } from './10-13-setup.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -63,7 +63,7 @@ async function noDuplicates(): Promise<void> {
   const auth = Object.keys((await vapi('GET', 'sys/auth'))!.data as object).filter((k) => k.startsWith(t.names.auth));
   const mounts = Object.keys((await vapi('GET', 'sys/mounts'))!.data as object).filter((k) => k.startsWith(t.names.kv));
   assert.equal([auth, mounts], [[`${t.names.auth}/`], [`${t.names.kv}/`]]);
-  const created = new State(t.config.stateFile, t.config, false).values().created ?? [];
+  const created = new State(t.config.stateFile, t.config, false).created().map(resourceId);
   assert.equal(created.length, new Set(created).size, `no duplicate records: ${created.join(', ')}`);
   assert.ok(created.includes(`iam-role:${t.names.role}`), created.join(', '));
 }

@@ -1,0 +1,165 @@
+// The chain Gloo depends on, link by link (step 12 proves it; step 13 names
+// what breaks it): token -> trust -> STS -> Vault login -> KV as Gloo.
+// Each link is ok or failed with the reason; the first broken one ends the chain.
+import { AssumeRoleWithWebIdentityCommand } from '@aws-sdk/client-sts';
+import { GetOpenIDConnectProviderCommand } from '@aws-sdk/client-iam';
+import { decodeJwt } from 'jose';
+import { isDeepStrictEqual } from 'node:util';
+import type { Ctx } from './step.js';
+import { RunbookError, VerificationError } from './errors.js';
+import { isNotFound, send } from './aws.js';
+import { vaultRoleName, type Config } from './config.js';
+import { Vault } from './vault.js';
+import { addSecret } from './redact.js';
+import { cmd, raw } from './shell.js';
+import { awsCli } from './aws-cli.js';
+import { tokenCommand, webIdentityToken } from './web-identity.js';
+import { getRole } from './iam-role.js';
+import { oidcProviderArn, STS_AUDIENCE } from './iam-documents.js';
+import { stsEndpoint } from './vault-documents.js';
+import { buildIamLoginRequest, iamLogin, type ServerIdMode } from './iam-login.js';
+import { checkTokenAgainstTrust, diagnoseProvider, explainLoginFailure, type TokenClaims } from './troubleshoot.js';
+
+export const TEST_SECRET = 'irsa-verify';
+export const GLOO_SA = 'gloo';
+
+/** Pure: where Gloo keeps a secret in Vault (SPEC "Where Gloo keeps secrets"). */
+export function glooSecretPath(config: Pick<Config, 'kvMount' | 'rootKey'>, namespace: string, name: string, kind: 'data' | 'metadata' = 'data'): string {
+  return `${config.kvMount}/${kind}/${config.rootKey}/gloo.solo.io/v1/Secret/${namespace}/${name}`;
+}
+
+/** Pure: a Gloo Secret as solo-kit stores it (metadata.name/namespace plus one kind). */
+export function glooSecret(namespace: string, name: string, nonce: string): Record<string, unknown> {
+  return { metadata: { name, namespace }, header: { headers: { 'x-irsa-verify': nonce } } };
+}
+
+export interface Link {
+  n: number;
+  name: string;
+  ok: boolean;
+  detail: string;
+}
+
+export interface ChainOptions {
+  /** Negative cases: how the server-ID header is sent, and which value. */
+  serverIdMode?: ServerIdMode;
+  serverId?: string;
+  /** Assume this IAM role instead of the one from step 02. */
+  roleArn?: string;
+  /** The service account whose token is used (default gloo). */
+  serviceAccount?: string;
+}
+
+/** The chain, link by link. Stops at the first broken link; never throws for a broken link. */
+export async function verifyChain(ctx: Ctx, opts: ChainOptions = {}, report: (l: Link, ms: number) => void = () => undefined): Promise<Link[]> {
+  const { config, state } = ctx;
+  const ns = config.namespace;
+  const sa = opts.serviceAccount ?? GLOO_SA;
+  const roleArn = opts.roleArn ?? state.get('roleArn')!;
+  const links: Link[] = [];
+  const step = async (n: number, name: string, fn: () => Promise<string>): Promise<boolean> => {
+    const t0 = performance.now();
+    let link: Link;
+    try {
+      link = { n, name, ok: true, detail: await fn() };
+    } catch (err) {
+      link = { n, name, ok: false, detail: err instanceof Error ? err.message : String(err) };
+    }
+    links.push(link);
+    report(link, performance.now() - t0);
+    return link.ok;
+  };
+  const fail = (why: string): never => {
+    throw new Error(why);
+  };
+
+  // 1 token
+  let jwt = '';
+  let claims: TokenClaims | undefined;
+  if (!(await step(1, `web-identity token for ${ns}/${sa}`, async () => {
+    const t = await webIdentityToken(config, ns, sa);
+    jwt = t.jwt;
+    addSecret(jwt);
+    const c = decodeJwt(jwt);
+    claims = { iss: String(c.iss), sub: String(c.sub), aud: (c.aud ?? '') as string | string[] };
+    return `${t.source}: sub ${claims.sub}, aud ${JSON.stringify(claims.aud)}`;
+  }))) return links;
+
+  // 2 trust
+  if (!(await step(2, `trust policy of ${roleArn.split('/').pop()}`, async () => {
+    const provider = oidcProviderArn(config.partition, state.get('account') ?? roleArn.split(':')[4]!, claims!.iss.replace(/^https:\/\//, '').replace(/\/$/, ''));
+    const live = await send(config, ctx.aws.iam, new GetOpenIDConnectProviderCommand({ OpenIDConnectProviderArn: provider }), ['NoSuchEntityException', 'NoSuchEntity']);
+    const pf = diagnoseProvider(provider, isNotFound(live) ? undefined : { clientIds: live.ClientIDList ?? [] });
+    if (pf) fail(`${pf.title}: ${pf.explanation}`);
+    const role = await getRole(ctx, roleArn.split('/').pop()!);
+    if (!role) fail(`IAM role ${roleArn} does not exist: run step 02`);
+    const problems = checkTokenAgainstTrust(claims!, role!.trust, (p) => oidcProviderArn(config.partition, roleArn.split(':')[4]!, p));
+    const denying = problems.filter((p) => /: the token has |trusts federated principal|no Allow statement/.test(p));
+    if (denying.length) fail(denying.join('; '));
+    return `trusts sub ${claims!.sub} and aud ${STS_AUDIENCE} from ${provider}${problems.length ? ` (weak: ${problems.join('; ')})` : ''}`;
+  }))) return links;
+
+  // 3 STS
+  let creds: { accessKeyId: string; secretAccessKey: string; sessionToken: string } | undefined;
+  let callerArn = '';
+  if (!(await step(3, 'sts:AssumeRoleWithWebIdentity', async () => {
+    const res = await send(config, ctx.aws.sts, new AssumeRoleWithWebIdentityCommand({ RoleArn: roleArn, RoleSessionName: 'vault-irsa-verify', WebIdentityToken: jwt, DurationSeconds: 900 }));
+    if (isNotFound(res) || !res.Credentials?.AccessKeyId || !res.Credentials.SecretAccessKey || !res.Credentials.SessionToken) return fail('STS returned no credentials');
+    addSecret(res.Credentials.SecretAccessKey);
+    addSecret(res.Credentials.SessionToken);
+    creds = { accessKeyId: res.Credentials.AccessKeyId, secretAccessKey: res.Credentials.SecretAccessKey, sessionToken: res.Credentials.SessionToken };
+    callerArn = res.AssumedRoleUser?.Arn ?? roleArn;
+    return `assumed ${callerArn}`;
+  }))) return links;
+
+  // 4 Vault login
+  let token = '';
+  const vaultAddr = (await ctx.reach()).addr;
+  const role = vaultRoleName(config);
+  const serverId = opts.serverId ?? config.iamServerIdHeader;
+  if (!(await step(4, `Vault login at auth/${config.authMount} as role ${role}`, async () => {
+    const req = await buildIamLoginRequest({ role, credentials: creds!, region: config.region, stsUrl: `${stsEndpoint(config)}/`, serverId, serverIdMode: opts.serverIdMode ?? 'signed' });
+    try {
+      const res = await iamLogin(vaultAddr, config.authMount, req);
+      token = res.token;
+      return `token with policies ${res.policies.join(', ')} (TTL ${res.leaseDuration}s)`;
+    } catch (err) {
+      const msg = err instanceof Error ? err.message : String(err);
+      const facts = await loginFacts(ctx);
+      return fail(`${explainLoginFailure(msg, { mount: config.authMount, role, serverIdSent: opts.serverIdMode === 'omitted' ? undefined : serverId, callerArn, ...facts })} (Vault: ${msg.replace(/^Vault POST \S+ failed /, '')})`);
+    }
+  }))) return links;
+
+  // 5 KV as Gloo
+  await step(5, `Gloo secret ${ns}/${TEST_SECRET} in ${config.kvMount}/ (KV v2)`, async () => {
+    const vault = new Vault({ vaultAddr, vaultToken: token });
+    const dataPath = glooSecretPath(config, ns, TEST_SECRET);
+    const value = glooSecret(ns, TEST_SECRET, `${Date.now()}`);
+    const explain = (what: string, err: unknown): never => fail(`${what} ${dataPath} with the login token failed: ${err instanceof RunbookError ? err.message : String(err)}${/permission denied|403/.test(String((err as Error)?.message)) ? ` — policy ${config.vaultPolicyName} must allow ${config.kvMount}/*` : ''}`);
+    await vault.write(dataPath, { data: value }).catch((e) => explain('write', e));
+    const back = await vault.read(dataPath).catch((e) => explain('read', e));
+    const got = (back?.data as { data?: unknown } | undefined)?.data;
+    if (!isDeepStrictEqual(got, value)) fail(`read back ${dataPath}: got ${JSON.stringify(got) ?? 'nothing'}, wrote ${JSON.stringify(value)}${back && !(back.data as Record<string, unknown>)?.data ? ' — the mount answers like KV v1: Gloo needs v2 (make troubleshoot)' : ''}`);
+    await vault.delete(glooSecretPath(config, ns, TEST_SECRET, 'metadata')).catch((e) => explain('delete', e));
+    return `wrote, read back and deleted ${dataPath}`;
+  });
+  return links;
+}
+
+/** What Vault is configured with, to explain a refused login (read with VAULT_TOKEN; best effort). */
+async function loginFacts(ctx: Ctx): Promise<{ liveServerId?: string; boundArns?: string[] }> {
+  if (!ctx.config.vaultToken) return {};
+  try {
+    const vault = await ctx.reach();
+    const c = (await vault.read(`auth/${ctx.config.authMount}/config/client`))?.data as Record<string, unknown> | undefined;
+    const r = (await vault.read(`auth/${ctx.config.authMount}/role/${vaultRoleName(ctx.config)}`))?.data as Record<string, unknown> | undefined;
+    const bound = r?.bound_iam_principal_arn;
+    return {
+      ...(typeof c?.iam_server_id_header_value === 'string' ? { liveServerId: c.iam_server_id_header_value } : {}),
+      ...(bound ? { boundArns: Array.isArray(bound) ? bound.map(String) : [String(bound)] } : {}),
+    };
+  } catch {
+    return {};
+  }
+}
+
