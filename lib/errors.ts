@@ -10,6 +10,7 @@ export const ExitCode = {
   confirmation: 5, // a destructive or drifted change needs --yes
   verification: 6, // the step ran but its result could not be proven
   locked: 7, // another run holds the lock for this cluster
+  drift: 10, // a dry run (make plan) ran cleanly and found something it would change
   bug: 70,
 } as const;
 

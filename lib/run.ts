@@ -7,7 +7,7 @@ import { awsClients, type AwsClients } from './aws.js';
 import type { Vault } from './vault.js';
 import { reachVault, requireVaultToken } from './vault-reach.js';
 import { loadSteps } from './steps.js';
-import { ConfigError, ConfirmationError, PrerequisiteError, RunbookError, formatError } from './errors.js';
+import { ConfigError, ConfirmationError, ExitCode, PrerequisiteError, RunbookError, formatError } from './errors.js';
 import * as log from './log.js';
 import { liveRefValues, shellRefValues, type Action, type Ctx, type Mode, type Step } from './step.js';
 import { installZxRedaction } from './zx.js';
@@ -264,6 +264,25 @@ export async function main(steps: Step[], argv: string[] = process.argv.slice(2)
     if (!(cause instanceof RunbookError)) code = f.exitCode;
   }
   if (code === 0 && results.length > 1) log.line('\n' + formatSummary(results));
-  if (opts?.output === 'json') log.json({ ok: code === 0, exitCode: code, steps: results });
+  // ---- drift exit code (issue 16) ----
+  const drift = code === 0 && opts?.mode === 'dry-run' ? driftOf(results) : undefined;
+  if (drift) {
+    code = ExitCode.drift;
+    log.line(`\n${drift} (exit ${ExitCode.drift})`);
+  }
+  // ---- end drift exit code ----
+  if (opts?.output === 'json') log.json({ ok: code === 0 || code === ExitCode.drift, exitCode: code, ...(opts.mode === 'dry-run' ? { drift: code === ExitCode.drift } : {}), steps: results });
   process.exitCode = code;
+}
+
+/**
+ * Pure: what a clean dry run would change, as one sentence, or undefined when
+ * nothing would (as `terraform plan -detailed-exitcode`: CI and cron tell drift
+ * from "in sync" by the exit code alone, ExitCode.drift).
+ */
+export function driftOf(results: StepResult[]): string | undefined {
+  const planned = results.filter((r) => r.status === 'planned');
+  if (!planned.length) return undefined;
+  const n = planned.reduce((k, r) => k + r.actions.filter((a) => a.outcome.startsWith('would ')).length, 0);
+  return `drift: ${n} change${n === 1 ? '' : 's'} would be made, in step${planned.length === 1 ? '' : 's'} ${planned.map((r) => r.id).join(', ')}`;
 }
