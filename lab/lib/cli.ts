@@ -1,12 +1,17 @@
 // The lab's command line, behind the thin lab/bin/<verb> scripts:
 //   up | down | status | reset | env | install | sa-token <ns> <sa> [--cluster C] [--ttl S] [--out F]
-// Expected problems print one sentence and exit 1; anything else is a bug (stack, exit 70).
+//   break [<scenario>] [--show|--hint [N]|--answer|--apply-answer]
+// Expected problems print one sentence and exit 1 (bad input to `break`: an unknown
+// scenario, a malformed scenario file, a wrong option: exit 2); anything else is a
+// bug (stack, exit 70).
 import { install } from './install.js';
 import { up, down, status, reset } from './lifecycle.js';
 import { printEnv } from './env.js';
 import { LabNotRunningError, LAB_NOT_RUNNING, mintServiceAccountToken } from './lab.js';
 import { writeSecret } from './aws-setup.js';
 import { LabError, readSettings } from './settings.js';
+import { breakCommand } from './break.js';
+import { ScenarioInputError } from './scenarios.js';
 
 const verb = process.argv[2] ?? '';
 const args = process.argv.slice(3);
@@ -66,8 +71,10 @@ async function main(): Promise<number> {
     case 'sa-token':
       await saToken();
       return 0;
+    case 'break':
+      return breakCommand(args, st, log);
     default:
-      throw new LabError(`unknown lab command "${verb}": use up, down, status, reset, env, install or sa-token`);
+      throw new LabError(`unknown lab command "${verb}": use up, down, status, reset, env, install, sa-token or break`);
   }
 }
 
@@ -79,7 +86,7 @@ try {
     process.exitCode = 1;
   } else if (e instanceof LabError) {
     console.error(`${prog}: ${e.message}`);
-    process.exitCode = 1;
+    process.exitCode = e instanceof ScenarioInputError ? e.exitCode : 1;
   } else {
     console.error(`${prog}: unexpected error — this is a bug in the lab, please report it:`);
     console.error(e);
