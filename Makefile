@@ -7,7 +7,7 @@ STEP_FILE = $(firstword $(wildcard runbook/$(1)-*.ts))
 # stop the recipe: `eval "$$(...)"` alone would go on without them (against real AWS).
 LAB_ENV = lab_env="$$(lab/bin/env)" && eval "$$lab_env" &&
 
-.PHONY: help deps all plan verify troubleshoot teardown reference lab lab-up lab-down lab-env lab-status lab-reset test bench typecheck
+.PHONY: help deps all plan verify troubleshoot teardown reference lab lab-up lab-down lab-env lab-status lab-reset lab-break test bench typecheck
 
 help: ## list the targets (and: make step-NN, one step; DRY_RUN=1 or PRINT=1 to only show it)
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z0-9-]+):.*## (.*)/  make \1\t\2/' | expand -t 24
@@ -53,6 +53,9 @@ lab-status: deps ## one line per lab service
 
 lab-reset: deps ## fresh lab servers and empty state (workshops)
 	@lab/bin/reset
+
+lab-break: deps ## workshop scenarios: list them; SCENARIO=<name> breaks the lab (HINT=N: hints, ANSWER=1: the answer)
+	@lab/bin/break $(if $(SCENARIO),$(if $(HINT),--hint '$(SCENARIO)' '$(HINT)',$(if $(ANSWER),--answer '$(SCENARIO)','$(SCENARIO)'))) $(ARGS)
 
 lab: lab-up ## the main job: lab up, every step, verify, summary table
 	@$(LAB_ENV) $(TSX) runbook/all.ts --yes $(ARGS)

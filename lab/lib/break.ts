@@ -7,6 +7,7 @@ import {
   ScenarioInputError,
   VERIFY_LINKS,
   activeScenario,
+  clearActiveScenario,
   answerText,
   breakLab,
   describeAction,
@@ -38,11 +39,11 @@ function forReading(s: Scenario): Scenario {
 
 function list(st: LabSettings, log: (l: string) => void): void {
   const all = [...loadScenarios(scenarioDirs()).values()];
-  const active = activeScenario(st.dir)?.name;
+  const last = activeScenario(st.dir);
   const w = Math.max(...all.map((s) => s.name.length), 8);
   log(`${'scenario'.padEnd(w)}  link  troubleshoot   title`);
   for (const s of all) {
-    log(`${s.name.padEnd(w)}  ${String(s.failsAtLink).padEnd(4)}  ${(s.troubleshoot ?? 'unknown').padEnd(13)}  ${s.title}${s.name === active ? '   <- broken now' : ''}`);
+    log(`${s.name.padEnd(w)}  ${String(s.failsAtLink).padEnd(4)}  ${(s.troubleshoot ?? 'unknown').padEnd(13)}  ${s.title}${s.name === last?.name ? `   <- last broken ${last.at.slice(0, 16).replace('T', ' ')} UTC` : ''}`);
   }
   log('');
   log(`link: the verify link that fails (${Object.entries(VERIFY_LINKS).map(([n, l]) => `${n} ${l}`).join(', ')}); troubleshoot: the cause make troubleshoot names (unknown: it must say it cannot explain it)`);
@@ -96,6 +97,7 @@ export async function breakCommand(args: string[], st: LabSettings, log: (l: str
       const config = labRunbookConfig(lab);
       const s = resolveScenario(scenario, scenarioVars(config, lab));
       await runAnswer(s, lab, config, { stdio: 'inherit', vaultBin: readLabConfig().vaultBin, log });
+      if (activeScenario(lab.labDir)?.name === s.name) clearActiveScenario(lab.labDir);
       log(`answer to ${s.name} applied: run make verify`);
       return 0;
     }

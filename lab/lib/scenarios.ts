@@ -96,6 +96,8 @@ export function parseScenario(text: string, file: string): Scenario {
   const stem = basename(file).replace(/\.ya?ml$/, '');
   if (!/^[a-z0-9][a-z0-9-]*$/.test(name)) bad(`name "${name}" must be lower-case letters, digits and -`);
   if (name !== stem) bad(`name "${name}" must match the file name (${stem})`);
+  const title = str(doc.title, 'title');
+  const symptom = str(doc.symptom, 'symptom');
   const hints = Array.isArray(doc.hints) && doc.hints.length ? doc.hints.map((h, i) => str(h, `hints[${i + 1}]`)) : bad('hints must be a non-empty list, in the order participants get them');
   if (!isObj(doc.answer)) bad('answer must be a mapping with explanation and commands');
   const answer = doc.answer as Obj;
@@ -108,8 +110,8 @@ export function parseScenario(text: string, file: string): Scenario {
   const actions = (doc.break as unknown[]).map((a, i) => parseAction(a, `break[${i + 1}]`, bad));
   return {
     name,
-    title: str(doc.title, 'title'),
-    symptom: str(doc.symptom, 'symptom'),
+    title,
+    symptom,
     hints,
     answer: { explanation: str(answer.explanation, 'answer.explanation'), commands },
     failsAtLink: link as number,
@@ -122,6 +124,7 @@ export function parseScenario(text: string, file: string): Scenario {
 function parseAction(a: unknown, at: string, bad: (what: string) => never): BreakAction {
   if (!isObj(a) || Object.keys(a).length !== 1) return bad(`${at} must have exactly one of aws:, vault: or moto-enforcement:`);
   const [kind, v] = Object.entries(a)[0]!;
+  if (!['aws', 'vault', 'moto-enforcement'].includes(kind)) return bad(`${at}: unknown action "${kind}" (aws:, vault: or moto-enforcement:)`);
   if (kind === 'moto-enforcement') {
     // YAML 1.2 reads on/off as strings; true/false are accepted too.
     if (v === 'on' || v === true) return { kind, on: true };
@@ -297,12 +300,12 @@ export function describeAction(a: BreakAction): string {
  * Puts the running lab into the scenario's broken state: moto enforcement off first,
  * then each action in order. Records the scenario in LAB_DIR/scenario.json.
  */
-export async function breakLab(name: string, opts: { lab?: LabEnv; env?: NodeJS.ProcessEnv; log?: (l: string) => void } = {}): Promise<Scenario> {
+export async function breakLab(name: string, opts: { lab?: LabEnv; env?: NodeJS.ProcessEnv; config?: Config; log?: (l: string) => void } = {}): Promise<Scenario> {
   const log = opts.log ?? (() => undefined);
   const scenario = findScenario(name, scenarioDirs(opts.env));
   await checkScenarioCommands(scenario);
   const lab = opts.lab ?? readLabEnv();
-  const config = labRunbookConfig(lab, opts.env);
+  const config = opts.config ?? labRunbookConfig(lab, opts.env);
   const s = resolveScenario(scenario, scenarioVars(config, lab));
   const hide = (t: string) => t.split(lab.vaultToken).join('****').split(lab.secretAccessKey).join('****');
 
