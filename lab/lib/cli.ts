@@ -1,17 +1,17 @@
 // The lab's command line, behind the thin lab/bin/<verb> scripts:
 //   up | down | status | reset | env | install | sa-token <ns> <sa> [--cluster C] [--ttl S] [--out F]
-//   break [<scenario>] [--show|--hint [N]|--answer|--apply-answer]
-// Expected problems print one sentence and exit 1 (bad input to `break`: an unknown
-// scenario, a malformed scenario file, a wrong option: exit 2); anything else is a
-// bug (stack, exit 70).
+//   break [<scenario>] [--show|--hint [N]|--answer|--apply-answer] | seat <N> [--dir D]
+// Expected problems print one sentence and exit 1 (bad input to `break` and `seat`:
+// an unknown scenario or seat, a malformed scenario file, a wrong option: exit 2);
+// anything else is a bug (stack, exit 70).
 import { install } from './install.js';
 import { up, down, status, reset } from './lifecycle.js';
 import { printEnv } from './env.js';
 import { LabNotRunningError, LAB_NOT_RUNNING, mintServiceAccountToken } from './lab.js';
 import { writeSecret } from './aws-setup.js';
-import { LabError, readSettings } from './settings.js';
+import { LabError, LabInputError, readSettings } from './settings.js';
 import { breakCommand } from './break.js';
-import { ScenarioInputError } from './scenarios.js';
+import { seatLines } from './seat.js';
 
 const verb = process.argv[2] ?? '';
 const args = process.argv.slice(3);
@@ -73,8 +73,11 @@ async function main(): Promise<number> {
       return 0;
     case 'break':
       return breakCommand(args, st, log);
+    case 'seat':
+      process.stdout.write(seatLines(args).join('\n') + '\n');
+      return 0;
     default:
-      throw new LabError(`unknown lab command "${verb}": use up, down, status, reset, env, install, sa-token or break`);
+      throw new LabError(`unknown lab command "${verb}": use up, down, status, reset, env, install, sa-token, break or seat`);
   }
 }
 
@@ -86,7 +89,7 @@ try {
     process.exitCode = 1;
   } else if (e instanceof LabError) {
     console.error(`${prog}: ${e.message}`);
-    process.exitCode = e instanceof ScenarioInputError ? e.exitCode : 1;
+    process.exitCode = e instanceof LabInputError ? e.exitCode : 1;
   } else {
     console.error(`${prog}: unexpected error — this is a bug in the lab, please report it:`);
     console.error(e);

@@ -25,12 +25,11 @@ import { parse as parseYaml } from 'yaml';
 import NodeVault from 'node-vault';
 import { parseConfig, vaultRoleName, type Config } from '../../lib/config.js';
 import { readLabEnv, setMotoEnforcement, type LabEnv } from './lab.js';
-import { LAB_ROOT, LabError } from './settings.js';
+import { LAB_ROOT, LabError, LabInputError } from './settings.js';
 
 /** Bad input from the user or a scenario file (unknown name, malformed file, bad usage): exit 2. */
-export class ScenarioInputError extends LabError {
+export class ScenarioInputError extends LabInputError {
   override name = 'ScenarioInputError';
-  readonly exitCode = 2;
 }
 
 export const VERIFY_LINKS: Record<number, string> = {

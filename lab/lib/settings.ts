@@ -93,6 +93,12 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): LabSettings 
   };
 }
 
+/** Bad input to a lab command (unknown scenario or seat, malformed file, wrong option): one sentence, exit 2. */
+export class LabInputError extends LabError {
+  override name = 'LabInputError';
+  readonly exitCode = 2;
+}
+
 /** Wall time since t0 as `1.2s`, from Node's clock (no `date +%N`, which BSD date lacks). */
 export function elapsed(t0: number): string {
   return `${((performance.now() - t0) / 1000).toFixed(1)}s`;
