@@ -96,7 +96,8 @@ test('a scenario file: parsed into actions; vault methods upper-cased; on/off an
     { kind: 'vault', method: 'POST', path: 'auth/${VAULT_AUTH_MOUNT}/config/client', body: { iam_server_id_header_value: 'x' }, ignore: [] },
     { kind: 'moto-enforcement', on: true },
   ]);
-  assert.is(parseScenario(good.replace('moto-enforcement: on', 'moto-enforcement: false'), '/x/ok-one.yaml').break[1]!.kind, 'moto-enforcement');
+  assert.equal(parseScenario(good.replace('moto-enforcement: on', 'moto-enforcement: false'), '/x/ok-one.yaml').break[1], { kind: 'moto-enforcement', on: false });
+  assert.equal(parseScenario(good.replace('moto-enforcement: on', 'moto-enforcement: vault'), '/x/ok-one.yaml').break[1], { kind: 'moto-enforcement', on: 'vault' });
   const r = resolveScenario(s, vars);
   assert.is(r.answer.commands[0], 'vault write auth/aws/config/client iam_server_id_header_value=vault.gloo.example.com');
   assert.match(answerText(r), 'link 4, Vault login');
@@ -114,7 +115,7 @@ test('malformed files: one sentence naming the file and the problem', () => {
   expectMalformed(good.replace('fails-at-link: 4', 'fails-at-link: "4"'), f, /fails-at-link/);
   expectMalformed(good.replace('troubleshoot: server-id', 'troubleshoot: "Server ID"'), f, /troubleshoot "Server ID" must be a finding id/);
   expectMalformed(good.replace('  - moto-enforcement: on', '  - shell: rm -rf /'), f, /break\[2\]: unknown action "shell"/);
-  expectMalformed(good.replace('moto-enforcement: on', 'moto-enforcement: maybe'), f, /moto-enforcement must be on or off/);
+  expectMalformed(good.replace('moto-enforcement: on', 'moto-enforcement: maybe'), f, /moto-enforcement must be on, off or vault/);
   expectMalformed(good.replace('method: post', 'method: PATCH'), f, /vault.method must be/);
   expectMalformed(good.replace("path: 'auth/", "path: '/v1/auth/"), f, /vault.path must be an API path without \/v1\//);
   expectMalformed(good + '  - aws: { client: s3, command: PutObject }\n', f, /aws.client must be iam, sts or eks/);

@@ -8,7 +8,7 @@
 //   secrets/ (0700)          root-token, issuer-key.pem, aws-admin.json, sts-ca-key.pem
 //   tokens/vault-vault.jwt   the Vault server's projected SA token (refreshed by the issuer)
 //   pids/<service>.pid, logs/<service>.log
-import { readFileSync, readdirSync, existsSync } from 'node:fs';
+import { readFileSync, readdirSync, existsSync, writeFileSync, rmSync } from 'node:fs';
 import { createPrivateKey, createPublicKey, randomUUID, type KeyObject } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -249,6 +249,22 @@ export async function assumeRoleWithWebIdentity(roleArn: string, webIdentityToke
   const tag = (t: string) => new RegExp(`<${t}>([^<]*)</${t}>`).exec(xml)?.[1];
   if (!res.ok || !tag('AccessKeyId')) throw new Error(`AssumeRoleWithWebIdentity ${roleArn} failed: HTTP ${res.status} ${tag('Message') ?? xml.slice(0, 200)}`);
   return { accessKeyId: tag('AccessKeyId')!, secretAccessKey: tag('SecretAccessKey')!, sessionToken: tag('SessionToken')!, arn: tag('Arn')! };
+}
+
+/**
+ * IAM checks for the Vault server's AWS calls only: while LAB_DIR/enforce-vault exists,
+ * the STS proxy (lab/lib/servers.ts) switches moto's checks on around each call it
+ * carries for Vault. Everything else keeps moto's global setting, so the runbook's
+ * unsigned AssumeRoleWithWebIdentity is not refused for a lab reason (moto, once
+ * enforcing, rejects every unsigned request; AWS serves this one unsigned).
+ */
+export function vaultEnforcementFile(dir = labDir()): string {
+  return join(dir, 'enforce-vault');
+}
+
+export function setVaultEnforcement(on: boolean, dir = labDir()): void {
+  if (on) writeFileSync(vaultEnforcementFile(dir), 'IAM checks on for the Vault server (lab/lib/servers.ts)\n');
+  else rmSync(vaultEnforcementFile(dir), { force: true });
 }
 
 /** Runs fn with moto enforcement on (or off) and restores the previous setting. */

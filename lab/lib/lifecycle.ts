@@ -128,6 +128,9 @@ export async function up(st: LabSettings, log: Log): Promise<void> {
   writeFileSync(join(dir, 'lab.json'), JSON.stringify(cfg, null, 2) + '\n');
   for (const f of readdirSync(join(dir, 'clusters'))) rmSync(join(dir, 'clusters', f), { force: true });
   rmSync(join(dir, 'secrets', 'aws-admin.json'), { force: true });
+  // Fresh servers are not broken: no workshop scenario, no IAM checks for Vault (lab/lib/scenarios.ts).
+  rmSync(join(dir, 'scenario.json'), { force: true });
+  rmSync(join(dir, 'enforce-vault'), { force: true });
 
   const tokenFile = join(dir, 'secrets', 'root-token');
   if (!existsSync(tokenFile) || !readFileSync(tokenFile, 'utf8').trim()) writeFileSync(tokenFile, randomBytes(16).toString('hex') + '\n', { mode: 0o600 });

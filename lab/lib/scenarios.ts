@@ -12,9 +12,11 @@
 //   - vault: { method: GET|POST|PUT|DELETE|LIST, path: <API path without /v1/>, body: {...},
 //              ignore: [<HTTP status>, ...] }
 //       A Vault API request with the lab's root token (node-vault's generic request).
-//   - moto-enforcement: on|off
-//       moto's IAM checks (lab/lib/lab.ts setMotoEnforcement). Every break starts with them
-//       off, so a scenario that wants them on says so (last, usually).
+//   - moto-enforcement: on|off|vault
+//       moto's IAM checks (lab/lib/lab.ts): on for every caller, off, or `vault`: only for
+//       the Vault server's AWS calls (setVaultEnforcement), which is what AWS would check
+//       in these scenarios. Every break starts with them off, so a scenario that wants
+//       them says so (last, usually).
 //
 // ${NAME} anywhere in a scenario (keys too) is replaced from the runbook's configuration
 // (lib/config.ts parseConfig) and the running lab (readLabEnv): see scenarioVars(). An
@@ -24,7 +26,7 @@ import { basename, join, relative, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import NodeVault from 'node-vault';
 import { parseConfig, vaultRoleName, type Config } from '../../lib/config.js';
-import { readLabEnv, setMotoEnforcement, type LabEnv } from './lab.js';
+import { readLabEnv, setMotoEnforcement, setVaultEnforcement, type LabEnv } from './lab.js';
 import { LAB_ROOT, LabError, LabInputError } from './settings.js';
 
 /** Bad input from the user or a scenario file (unknown name, malformed file, bad usage): exit 2. */
@@ -43,7 +45,7 @@ export const VERIFY_LINKS: Record<number, string> = {
 export type BreakAction =
   | { kind: 'aws'; client: 'iam' | 'sts' | 'eks'; command: string; input: Record<string, unknown>; ignore: string[] }
   | { kind: 'vault'; method: 'GET' | 'POST' | 'PUT' | 'DELETE' | 'LIST'; path: string; body?: Record<string, unknown>; ignore: number[] }
-  | { kind: 'moto-enforcement'; on: boolean };
+  | { kind: 'moto-enforcement'; on: boolean | 'vault' };
 
 export interface Scenario {
   name: string;
@@ -128,7 +130,8 @@ function parseAction(a: unknown, at: string, bad: (what: string) => never): Brea
     // YAML 1.2 reads on/off as strings; true/false are accepted too.
     if (v === 'on' || v === true) return { kind, on: true };
     if (v === 'off' || v === false) return { kind, on: false };
-    return bad(`${at}: moto-enforcement must be on or off`);
+    if (v === 'vault') return { kind, on: 'vault' };
+    return bad(`${at}: moto-enforcement must be on, off or vault`);
   }
   if (!isObj(v)) return bad(`${at}: ${kind}: must be a mapping`);
   const ignoreList = (x: unknown): unknown[] => (x === undefined ? [] : Array.isArray(x) ? x : bad(`${at}: ignore must be a list`));
@@ -292,7 +295,7 @@ export function sdkInput(input: Record<string, unknown>): Record<string, unknown
 export function describeAction(a: BreakAction): string {
   if (a.kind === 'aws') return `aws ${a.client} ${a.command}`;
   if (a.kind === 'vault') return `vault ${a.method} ${a.path}`;
-  return `moto IAM enforcement ${a.on ? 'on' : 'off'}`;
+  return `moto IAM enforcement ${a.on === 'vault' ? 'on for the Vault server' : a.on ? 'on' : 'off'}`;
 }
 
 /**
@@ -309,12 +312,14 @@ export async function breakLab(name: string, opts: { lab?: LabEnv; env?: NodeJS.
   const hide = (t: string) => t.split(lab.vaultToken).join('****').split(lab.secretAccessKey).join('****');
 
   await setMotoEnforcement(false, lab);
+  setVaultEnforcement(false, lab.labDir);
   const vault = NodeVault({ endpoint: lab.vaultAddr, token: lab.vaultToken, requestOptions: { timeout: 10_000 } });
   const creds = { accessKeyId: lab.accessKeyId, secretAccessKey: lab.secretAccessKey };
   for (const [i, a] of s.break.entries()) {
     const what = `break[${i + 1}] (${describeAction(a)})`;
     if (a.kind === 'moto-enforcement') {
-      await setMotoEnforcement(a.on, lab);
+      if (a.on === 'vault') setVaultEnforcement(true, lab.labDir);
+      else await setMotoEnforcement(a.on, lab);
     } else if (a.kind === 'aws') {
       const sdk = (await sdkCommand(a.client, a.command))!;
       const client = new sdk.Client({ region: config.region, endpoint: lab.awsEndpoint, credentials: creds, maxAttempts: 2 });
@@ -322,7 +327,7 @@ export async function breakLab(name: string, opts: { lab?: LabEnv; env?: NodeJS.
         await client.send(new sdk.Command(sdkInput(a.input)));
       } catch (e) {
         const err = e as { name?: string; message?: string };
-        if (!a.ignore.includes(err.name ?? '')) throw new LabError(hide(`scenario ${s.name}: ${what} failed: AWS said ${err.name ?? 'error'}: ${err.message ?? String(e)}`), { cause: e });
+        if (!a.ignore.includes(err.name ?? '')) throw new LabError(hide(`scenario ${s.name}: ${what} failed: AWS said ${err.name ?? 'error'}: ${err.message ?? String(e)} (scenarios start from a working lab: run \`make lab\` first)`), { cause: e });
         log(`break: ${describeAction(a)}: ${err.name} (ignored, as the scenario allows)`);
         continue;
       } finally {
@@ -336,7 +341,7 @@ export async function breakLab(name: string, opts: { lab?: LabEnv; env?: NodeJS.
         const status = err.response?.statusCode;
         if (status === undefined || !a.ignore.includes(status)) {
           const detail = err.response?.body?.errors?.join('; ') || err.message || String(e);
-          throw new LabError(hide(`scenario ${s.name}: ${what} failed: Vault said${status ? ` (HTTP ${status})` : ''}: ${detail.split('\n').map((l) => l.trim()).join(' ')}`), { cause: e });
+          throw new LabError(hide(`scenario ${s.name}: ${what} failed: Vault said${status ? ` (HTTP ${status})` : ''}: ${detail.split('\n').map((l) => l.trim()).join(' ')} (scenarios start from a working lab: run \`make lab\` first)`), { cause: e });
         }
         log(`break: ${describeAction(a)}: HTTP ${status} (ignored, as the scenario allows)`);
         continue;

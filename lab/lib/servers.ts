@@ -15,11 +15,11 @@
 //                         certificate and forwarded to moto, anything else is refused.
 import http from 'node:http';
 import tls from 'node:tls';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { Sha256 } from '@aws-crypto/sha256-js';
-import { labDir, readLabConfig, readClusters, issuerJwks, mintServiceAccountToken } from './lab.js';
+import { labDir, readLabConfig, readClusters, issuerJwks, mintServiceAccountToken, vaultEnforcementFile } from './lab.js';
 
 const dir = labDir();
 const cfg = readLabConfig(dir);
@@ -119,32 +119,62 @@ function stsProxy(): void {
           Object.assign(headers, signed.headers);
         }
         headers['content-length'] = String(Buffer.byteLength(body));
-        const up = http.request({ ...moto, method: req.method, path: req.url, headers }, (ures) => {
-          log(`${headers.host} ${action} -> moto ${ures.statusCode}`);
-          if ((ures.statusCode ?? 500) < 400) {
-            res.writeHead(ures.statusCode ?? 502, ures.headers);
-            ures.pipe(res);
-            return;
-          }
-          const out: Buffer[] = [];
-          ures.on('data', (c: Buffer) => out.push(c));
-          ures.on('end', () => {
-            const text = unwrapErrors(Buffer.concat(out).toString('utf8'));
-            const h = { ...ures.headers, 'content-length': String(Buffer.byteLength(text)) };
-            delete h['transfer-encoding'];
-            res.writeHead(ures.statusCode ?? 502, h).end(text);
+        const once = () =>
+          new Promise<void>((done) => {
+            const up = http.request({ ...moto, method: req.method, path: req.url, headers }, (ures) => {
+              log(`${headers.host} ${action} -> moto ${ures.statusCode}`);
+              if ((ures.statusCode ?? 500) < 400) {
+                res.writeHead(ures.statusCode ?? 502, ures.headers);
+                ures.pipe(res);
+                ures.on('end', done);
+                return;
+              }
+              const out: Buffer[] = [];
+              ures.on('data', (c: Buffer) => out.push(c));
+              ures.on('end', () => {
+                const text = unwrapErrors(Buffer.concat(out).toString('utf8'));
+                const h = { ...ures.headers, 'content-length': String(Buffer.byteLength(text)) };
+                delete h['transfer-encoding'];
+                res.writeHead(ures.statusCode ?? 502, h).end(text);
+                done();
+              });
+            });
+            up.on('error', (e) => {
+              log(`moto unreachable: ${e.message}`);
+              res.writeHead(502).end();
+              done();
+            });
+            up.end(body);
           });
-        });
-        up.on('error', (e) => {
-          log(`moto unreachable: ${e.message}`);
-          res.writeHead(502).end();
-        });
-        up.end(body);
+        await (existsSync(vaultEnforcementFile(dir)) ? enforced(once) : once());
       } catch (e) {
         log(`proxy error: ${String(e)}`);
         res.writeHead(500).end();
       }
     });
+  };
+
+  // "IAM checks for the Vault server only" (lab/lib/lab.ts setVaultEnforcement):
+  // moto's checks are global, so each of Vault's calls runs alone with them on and
+  // the previous setting is put back after it. The runbook's own calls meanwhile
+  // keep moto's default, so verify's unsigned AssumeRoleWithWebIdentity (which AWS
+  // accepts and moto, enforcing, cannot parse) is not refused for a lab reason.
+  let queue: Promise<unknown> = Promise.resolve();
+  const resetAuth = async (count: string): Promise<string> => {
+    const r = await fetch(`http://${moto.host}:${moto.port}/moto-api/reset-auth`, { method: 'POST', body: count });
+    return ((await r.json()) as { PREVIOUS_INITIAL_NO_AUTH_ACTION_COUNT: string }).PREVIOUS_INITIAL_NO_AUTH_ACTION_COUNT;
+  };
+  const enforced = (fn: () => Promise<void>): Promise<void> => {
+    const run = queue.then(async () => {
+      const previous = await resetAuth('0');
+      try {
+        await fn();
+      } finally {
+        await resetAuth(/^inf/i.test(previous) ? 'inf' : previous);
+      }
+    });
+    queue = run.catch(() => undefined);
+    return run;
   };
 
   // Requests that arrive inside a CONNECT tunnel, already decrypted.

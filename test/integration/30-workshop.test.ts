@@ -5,7 +5,7 @@
 // (lab/bin/break) is exercised end to end on one scenario.
 //
 // Not yet here (issue 16, phase B): troubleshoot naming each cause (after the
-// troubleshoot refactor), and the two scenarios whose failing link the runbook
+// troubleshoot refactor), and the scenario whose failing link the runbook
 // cannot show yet — see GAPS.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -17,7 +17,7 @@ import { formatError, VerificationError } from '../../lib/errors.js';
 import { step as s09 } from '../../runbook/09-vault-role.js';
 import { step as s12 } from '../../runbook/12-verify.js';
 import { teardownSteps } from '../../runbook/teardown.js';
-import { readLabConfig, setMotoEnforcement } from '../../lab/lib/lab.js';
+import { readLabConfig, setMotoEnforcement, setVaultEnforcement } from '../../lab/lib/lab.js';
 import { BUILTIN_SCENARIOS_DIR, breakLab, loadScenarios, resolveScenario, runAnswer, scenarioVars, type Scenario } from '../../lab/lib/scenarios.js';
 import { lab, run } from '../helpers/lab.js';
 import { ensureSharedProvider, ensureVaultServerRole, nameVars, setup, type TestSetup } from './10-13-setup.js';
@@ -28,11 +28,9 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '.
  * Scenarios whose break is real but whose failing link the runbook's verify cannot show yet:
  *  - kv-v1: link 5 writes <mount>/data/... and reads it back, which a KV v1 mount stores as a
  *    plain path, so the link passes; it needs to tell v1 from v2 (a v2 write answers with a version).
- *  - getrole-deny: with moto's IAM checks on, verify's unsigned AssumeRoleWithWebIdentity
- *    (as AWS serves it) gets HTTP 500 from moto, so link 3 fails before link 4 is reached.
- * For these the break and the answer are still proven below.
+ * For it the break and the answer are still proven below.
  */
-const GAPS = new Set(['kv-v1', 'getrole-deny']);
+const GAPS = new Set(['kv-v1']);
 const hasAwsCli = spawnSync('aws', ['--version'], { encoding: 'utf8' }).status === 0;
 
 let t: TestSetup;
@@ -46,6 +44,7 @@ test.before(async () => {
 
 test.after(async () => {
   await setMotoEnforcement(false, lab());
+  setVaultEnforcement(false, lab().labDir);
   // Shared by every lab cluster and test file: leave them as they were.
   await ensureSharedProvider(t.config.clusterName);
   await ensureVaultServerRole();
@@ -90,6 +89,7 @@ for (const s of scenarios) {
       await repairWithAnswer(s);
     } finally {
       await setMotoEnforcement(false, lab());
+      setVaultEnforcement(false, lab().labDir);
     }
     await healthyAgain(s);
   });
@@ -114,6 +114,15 @@ test('lab/bin/break end to end: break, participants\' text, --apply-answer; exit
   assert.not.match(a.stdout + a.stderr, lab().vaultToken);
   assert.not.match(cli([]).stdout, /last broken/);
   await healthyAgain(scenarios.find((s) => s.name === 'vault-role-other-principal')!);
+});
+
+test('a break on a lab without the full flow: exit 1, one sentence naming the action and what to run first', () => {
+  const env = { ...process.env, ...nameVars(t), VAULT_AUTH_ROLE_NAME: `never-created-${t.id}`, LAB_DIR: lab().labDir, NO_COLOR: '1' };
+  const r = spawnSync(path.join(root, 'lab', 'bin', 'break'), ['iam-role-recreated'], { cwd: root, env, encoding: 'utf8' });
+  assert.is(r.status, 1, r.stdout + r.stderr);
+  assert.match(r.stderr, /^break: scenario iam-role-recreated: break\[2\] \(aws iam DeleteRole\) failed: AWS said NoSuchEntity.* run `make lab` first\)\n$/);
+  assert.not.match(r.stdout + r.stderr, lab().vaultToken);
+  assert.not.match(r.stdout + r.stderr, lab().secretAccessKey);
 });
 
 test.run();
