@@ -5,6 +5,7 @@
 // only when the shell has none, and a value the user set is checked against the lab
 // instead of replaced. What only the lab can supply — its endpoints, keys and
 // token — is always printed, and a shell value it replaces is named on stderr.
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readLabEnv, type LabEnv } from './lab.js';
@@ -40,6 +41,10 @@ export function envLines(e: LabEnv, shell: NodeJS.ProcessEnv): { lines: string[]
   } else lines.push(`export AWS_REGION=${quote(e.region)}`);
   // AWS CLI v1 reads only AWS_DEFAULT_REGION.
   if (!shell.AWS_DEFAULT_REGION) lines.push(`export AWS_DEFAULT_REGION=${quote(e.region)}`);
+
+  // The CLIs the lab built (LAB_DIR/bin: vault with LAB_VAULT_CLI=1) come first on PATH.
+  const bin = join(e.labDir, 'bin');
+  if (existsSync(bin) && readdirSync(bin).length && !(shell.PATH ?? '').split(':').includes(bin)) lines.push(`export PATH=${quote(bin)}:"$PATH"`);
 
   if (shell.CLUSTER_NAME) {
     if (!e.clusters[shell.CLUSTER_NAME])

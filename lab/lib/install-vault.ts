@@ -33,23 +33,30 @@ function makeWritable(p: string): void {
   if (st.isDirectory()) for (const e of readdirSync(p)) makeWritable(join(p, e));
 }
 
-export async function installVault(root: string, cache: string, log: Log): Promise<{ bin: string; took?: number }> {
+/**
+ * What to build: the lab's server (`./vault-lite`, the default) or, for workshops and
+ * the pasted reference, the full `vault` binary whose CLI participants type
+ * (LAB_VAULT_CLI=1: the same recipe, ~930 more packages).
+ */
+export type VaultTarget = 'server' | 'cli';
+
+export async function installVault(root: string, cache: string, log: Log, target: VaultTarget = 'server'): Promise<{ bin: string; took?: number }> {
   const fromPath = onPath('vault');
   if (fromPath) {
-    log(`install: using vault on PATH (${fromPath}: ${toolVersion(fromPath, ['version']).split('\n')[0]})`);
+    if (target === 'server') log(`install: using vault on PATH (${fromPath}: ${toolVersion(fromPath, ['version']).split('\n')[0]})`);
     return { bin: fromPath };
   }
   const { key, file } = vaultRecipe(root);
-  const bin = join(cache, file);
+  const bin = join(cache, target === 'server' ? file : file.replace(/^vault-/, 'vault-cli-'));
   if (existsSync(bin) && toolVersion(bin, ['version']).includes(`Vault v${VAULT_VERSION}`)) return { bin };
   if (!onPath('go')) throw new LabError('vault is not on PATH and Go is not installed to build it: install Go 1.25 or newer, or put a vault binary on PATH');
   if (!onPath('patch')) throw new LabError('the patch tool is required to build vault: install it (Debian: apt-get install patch; macOS: xcode-select --install)');
   const t0 = performance.now();
-  const logFile = join(cache, 'logs', 'vault-build.log');
+  const logFile = join(cache, 'logs', `vault-${target}-build.log`);
   writeFileSync(logFile, '');
   // The build folder lives in the cache, keyed like the binary, so two checkouts
   // or two caches never share a half-prepared ./sdk.
-  const work = join(cache, `vault-build-${key}`);
+  const work = join(cache, `vault-${target}-build-${key}`);
   rmSync(work, { recursive: true, force: true });
   mkdirSync(work, { recursive: true });
   const vb = join(root, 'lab', 'vault-build');
@@ -65,11 +72,15 @@ export async function installVault(root: string, cache: string, log: Log): Promi
     makeWritable(join(work, 'sdk'));
     for (const p of readdirSync(vb).filter((f) => f.endsWith('.patch')).sort())
       await runLogged('patch', ['-p1', '-s', '-i', join(vb, p)], { cwd: join(work, 'sdk'), log: logFile, what: `applying ${p} to the vault sdk` });
-    log(`install: building the lab's vault ${VAULT_VERSION} server from source -> ${bin} (slow: about 5 minutes on 2 cores with empty Go caches, under a minute with warm ones) ...`);
-    await runLogged('go', ['build', '-trimpath', '-ldflags', '-s -w', '-o', `${bin}.tmp`, './vault-lite'], {
+    log(
+      target === 'server'
+        ? `install: building the lab's vault ${VAULT_VERSION} server from source -> ${bin} (slow: about 5 minutes on 2 cores with empty Go caches, under a minute with warm ones) ...`
+        : `install: building the vault ${VAULT_VERSION} CLI from source -> ${bin} (LAB_VAULT_CLI=1; minutes more after the server) ...`,
+    );
+    await runLogged('go', ['build', '-trimpath', '-ldflags', '-s -w', '-o', `${bin}.tmp`, target === 'server' ? './vault-lite' : 'github.com/hashicorp/vault'], {
       cwd: work,
       log: logFile,
-      what: `building vault ${VAULT_VERSION}`,
+      what: `building vault ${VAULT_VERSION} (${target})`,
     });
     renameSync(`${bin}.tmp`, bin);
   } finally {
@@ -77,7 +88,6 @@ export async function installVault(root: string, cache: string, log: Log): Promi
     rmSync(`${bin}.tmp`, { force: true });
   }
   const took = (performance.now() - t0) / 1000;
-  log(`install: vault ${VAULT_VERSION} built in ${elapsed(t0)}`);
+  log(`install: vault ${VAULT_VERSION} ${target} built in ${elapsed(t0)}`);
   return { bin, took };
 }
-

@@ -19,11 +19,13 @@ import { LabError, MOTO_VERSION, VAULT_VERSION, elapsed } from './settings.js';
 export interface Installed {
   motoServer: string;
   vault: string;
+  /** The vault CLI (full binary), when LAB_VAULT_CLI=1 asked for it or vault is on PATH. */
+  vaultCli?: string;
   /** Seconds each tool took to install now (absent when it was cached). */
   took: Record<string, number>;
 }
 
-export async function install(root: string, cache: string, log: Log = (l) => console.log(l)): Promise<Installed> {
+export async function install(root: string, cache: string, log: Log = (l) => console.log(l), opts: { vaultCli?: boolean } = {}): Promise<Installed> {
   mkdirSync(join(cache, 'logs'), { recursive: true });
   let release: (() => void) | undefined;
   let announced = false;
@@ -43,15 +45,17 @@ export async function install(root: string, cache: string, log: Log = (l) => con
     const t0 = performance.now();
     const moto = await installMoto(root, cache, log);
     const vault = await installVault(root, cache, log);
+    const cli = opts.vaultCli ? await installVault(root, cache, log, 'cli') : undefined;
     const took: Record<string, number> = {};
     if (moto.took !== undefined) took.moto = moto.took;
     if (vault.took !== undefined) took.vault = vault.took;
+    if (cli?.took !== undefined) took.vaultCli = cli.took;
     if (!Object.keys(took).length) log(`install: moto ${MOTO_VERSION} and vault ${VAULT_VERSION} ready (cached in ${cache})`);
     else {
       log(`install: done in ${elapsed(t0)}`);
       writeFileSync(join(cache, 'last-install.json'), JSON.stringify({ at: new Date().toISOString(), seconds: took }, null, 2) + '\n');
     }
-    return { motoServer: moto.bin, vault: vault.bin, took };
+    return { motoServer: moto.bin, vault: vault.bin, vaultCli: cli?.bin, took };
   } finally {
     release();
   }

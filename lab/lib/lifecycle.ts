@@ -4,7 +4,7 @@
 // LAB_DIR/pids, their logs in LAB_DIR/logs (0700: Vault's dev banner holds the token).
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync, chmodSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { install } from './install.js';
@@ -66,6 +66,24 @@ function stsCertificates(dir: string, region: string): void {
   writeFileSync(marker, region + '\n');
 }
 
+/**
+ * LAB_DIR/bin holds the CLIs the lab built (today: `vault`, with LAB_VAULT_CLI=1), so
+ * `eval "$(lab/bin/env)"` can put them on PATH under their usual names.
+ */
+function linkTools(dir: string, vaultCli: string | undefined): void {
+  const bin = join(dir, 'bin');
+  mkdirSync(bin, { recursive: true });
+  const link = join(bin, 'vault');
+  // A later `up` without LAB_VAULT_CLI keeps a CLI built before; a dangling link goes.
+  if (!vaultCli) {
+    if (!existsSync(link)) rmSync(link, { force: true });
+    return;
+  }
+  if (vaultCli === link) return;
+  rmSync(link, { force: true });
+  symlinkSync(vaultCli, link);
+}
+
 function aliveServices(dir: string): string[] {
   return SERVICES.filter((s) => ownedPid(dir, s) !== undefined);
 }
@@ -75,11 +93,12 @@ export async function up(st: LabSettings, log: Log): Promise<void> {
     throw new LabError(
       'LAB_MODE=docker is not available yet (the Docker lab with kind, Vault\'s chart and an AWS emulator container is still being built): unset LAB_MODE, or set LAB_MODE=process, to run the lab as local processes',
     );
-  const tools = await install(st.root, st.cache, log);
+  const tools = await install(st.root, st.cache, log, { vaultCli: st.vaultCli });
   const dir = st.dir;
   mkdirSync(join(dir, 'pids'), { recursive: true });
   mkdirSync(join(dir, 'tokens'), { recursive: true });
   mkdirSync(join(dir, 'clusters'), { recursive: true });
+  linkTools(dir, tools.vaultCli);
   for (const d of ['logs', 'secrets']) {
     mkdirSync(join(dir, d), { recursive: true, mode: 0o700 });
     chmodSync(join(dir, d), 0o700);

@@ -387,7 +387,8 @@ export function answerEnv(lab: LabEnv, config: Config, env: NodeJS.ProcessEnv = 
   };
   for (const k of ['AWS_PROFILE', 'AWS_DEFAULT_PROFILE', 'AWS_SESSION_TOKEN']) delete out[k];
   // The lab's own vault binary, when it is not on PATH (a build in the lab's cache).
-  if (vaultBin) out.PATH = `${resolve(vaultBin, '..')}:${out.PATH ?? ''}`;
+  // The lab's own CLIs (LAB_DIR/bin, as lab/bin/env puts them on PATH), then the caller's.
+  out.PATH = [join(lab.labDir, 'bin'), ...(vaultBin ? [resolve(vaultBin, '..')] : []), out.PATH ?? ''].join(':');
   return out;
 }
 

@@ -37,6 +37,8 @@ export interface LabSettings {
   regionFromUser: boolean;
   vaultServerRoleName: string;
   mode: string | undefined;
+  /** LAB_VAULT_CLI=1: also build the full vault binary, for the CLI (workshops, the pasted reference). */
+  vaultCli: boolean;
 }
 
 /** An expected problem: printed as one sentence, exit 1. */
@@ -90,6 +92,7 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): LabSettings 
     regionFromUser: !!env.AWS_REGION,
     vaultServerRoleName,
     mode,
+    vaultCli: env.LAB_VAULT_CLI === '1' || env.LAB_VAULT_CLI === 'true',
   };
 }
 
