@@ -9,10 +9,10 @@
 //   tokens/vault-vault.jwt   the Vault server's projected SA token (refreshed by the issuer)
 //   pids/<service>.pid, logs/<service>.log
 import { readFileSync, readdirSync, existsSync, writeFileSync, rmSync } from 'node:fs';
-import { createPrivateKey, createPublicKey, randomUUID, type KeyObject } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, randomUUID, type KeyObject } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { SignJWT, exportJWK, calculateJwkThumbprint, type JWK } from 'jose';
+import { SignJWT, exportJWK, type JWK } from 'jose';
 import { ownedPid } from './procs.js';
 
 export const LAB_NOT_RUNNING = 'the lab is not running: run `make lab-up`';
@@ -128,7 +128,10 @@ export function readLabEnv(dir = labDir()): LabEnv {
 
 // ---- signing key -------------------------------------------------------------
 // One RSA key per lab plays the part of every lab cluster's service-account
-// signer; its JWK thumbprint is the `kid`, as kube-apiserver does it.
+// signer. Its `kid` is computed as kube-apiserver computes it (base64url of the
+// SHA-256 of the public key's PKIX DER, pkg/serviceaccount keyIDFromPublicKey):
+// the lab's Kubernetes API signs with this same key, and a JWKS lookup by kid
+// must find the key for its tokens too.
 
 export function issuerPrivateKey(dir = labDir()): KeyObject {
   const file = join(dir, 'secrets', 'issuer-key.pem');
@@ -139,7 +142,7 @@ export function issuerPrivateKey(dir = labDir()): KeyObject {
 export async function issuerJwks(dir = labDir()): Promise<{ keys: JWK[] }> {
   const pub = createPublicKey(issuerPrivateKey(dir));
   const jwk = await exportJWK(pub);
-  const kid = await calculateJwkThumbprint(jwk);
+  const kid = createHash('sha256').update(pub.export({ type: 'spki', format: 'der' })).digest('base64url');
   return { keys: [{ ...jwk, kid, use: 'sig', alg: 'RS256' }] };
 }
 
