@@ -11,20 +11,21 @@ import { deleteHelmReleases } from '../lib/delete.js';
 import { PrerequisiteError, VerificationError } from '../lib/errors.js';
 import { cmd } from '../lib/shell.js';
 import type { Config } from '../lib/config.js';
-import { GLOO_CHARTS, GLOO_RELEASE, ROLE_ANNOTATION, parseValues } from '../lib/gloo-values.js';
+import { GLOO_RELEASE, ROLE_ANNOTATION, parseValues } from '../lib/gloo-values.js';
 import { hasKubeCluster, kubectl } from '../lib/kube.js';
-import { helmRelease, helmRepoAdd, helmUpgradeInstall, helmValues } from '../lib/helm.js';
+import { chartRepo, ensureChartRepo, helmRelease, helmUpgradeInstall, helmValues } from '../lib/helm.js';
 import { main } from '../lib/run.js';
 import { isMain } from '../lib/main.js';
 
 /** Pure: the install command exactly as a person would type it. */
 export function installCommand(config: Config, file: string): string {
-  return cmd('helm', 'upgrade', '--install', GLOO_RELEASE, GLOO_CHARTS[config.edition].chart, '-n', config.namespace, '--create-namespace', '--version', config.edgeVersion, '--values', file);
+  return cmd('helm', 'upgrade', '--install', GLOO_RELEASE, config.glooHelmChart, '-n', config.namespace, '--create-namespace', '--version', config.edgeVersion, '--values', file);
 }
 
+/** `helm repo add`/`update` for the chart's repository; none for a local chart (GLOO_HELM_CHART). */
 function repoCommands(config: Config): string[] {
-  const c = GLOO_CHARTS[config.edition];
-  return [cmd('helm', 'repo', 'add', c.repo, c.url), cmd('helm', 'repo', 'update', c.repo)];
+  const r = chartRepo(config.glooHelmChart);
+  return r ? [cmd('helm', 'repo', 'add', r.name, r.url), cmd('helm', 'repo', 'update', r.name)] : [];
 }
 
 function rolloutCommand(config: Config): string {
@@ -67,7 +68,7 @@ export const step = defineStep({
   async check(ctx) {
     const { config, state } = ctx;
     const file = valuesFileOf(ctx);
-    const what = `Helm release ${GLOO_RELEASE} (${GLOO_CHARTS[config.edition].chart} ${config.edgeVersion}) in namespace ${config.namespace}`;
+    const what = `Helm release ${GLOO_RELEASE} (${config.glooHelmChart} ${config.edgeVersion}) in namespace ${config.namespace}`;
     if (!(await hasKubeCluster(config))) {
       const where = config.kubeconfig ? `KUBECONFIG=${config.kubeconfig}` : 'the current kubeconfig';
       return [{ what: 'Gloo Edge install', change: 'skip', note: `no Kubernetes cluster answers kubectl (${where}); would run: ${installCommand(config, file).replace(/ \\\n\s+/g, ' ')}` }];
@@ -90,9 +91,8 @@ export const step = defineStep({
       ...(note ? { note } : {}),
       commands: [...repoCommands(config), installCommand(config, file), rolloutCommand(config)],
       apply: async () => {
-        const chart = GLOO_CHARTS[config.edition];
-        await helmRepoAdd(chart.repo, chart.url, config);
-        await helmUpgradeInstall({ release: GLOO_RELEASE, chart: chart.chart, namespace: config.namespace, version: config.edgeVersion, values: file, extra: ['--wait', '--timeout', '10m'], config });
+        await ensureChartRepo(config.glooHelmChart, config);
+        await helmUpgradeInstall({ release: GLOO_RELEASE, chart: config.glooHelmChart, namespace: config.namespace, version: config.edgeVersion, values: file, extra: ['--wait', '--timeout', '10m'], config });
         if (!release) recordCreated(ctx, { kind: 'helm-release', namespace: config.namespace, release: GLOO_RELEASE });
         await kubectl(['rollout', 'status', 'deployment', '-n', config.namespace, '--timeout=300s'], { config, timeoutMs: 320_000 });
       },

@@ -9,7 +9,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readLabEnv, type LabEnv } from './lab.js';
-import { LabError } from './settings.js';
+import { LabError, LAB_ROOT } from './settings.js';
 
 export const quote = (v: string) => `'${v.replace(/'/g, `'\\''`)}'`;
 
@@ -27,7 +27,14 @@ export function envLines(e: LabEnv, shell: NodeJS.ProcessEnv): { lines: string[]
     ['LAB_DIR', e.labDir],
     // Without the lab's Kubernetes API, service-account tokens come from the lab's
     // issuer; with it (LAB_K8S=1), from `kubectl create token`, as on EKS.
-    ...(e.kubeconfig ? ([['KUBECONFIG', e.kubeconfig]] as [string, string][]) : ([['SA_TOKEN_COMMAND', saToken]] as [string, string][])),
+    ...(e.kubeconfig
+      ? ([
+          ['KUBECONFIG', e.kubeconfig],
+          // The lab's stand-in charts (lab/charts): nothing to download, no repository to add.
+          ['VAULT_HELM_CHART', join(LAB_ROOT, 'lab', 'charts', 'vault')],
+          ['GLOO_HELM_CHART', join(LAB_ROOT, 'lab', 'charts', 'gloo')],
+        ] as [string, string][])
+      : ([['SA_TOKEN_COMMAND', saToken]] as [string, string][])),
   ];
   const replaced = connection.filter(([k, v]) => shell[k] !== undefined && shell[k] !== '' && shell[k] !== v).map(([k]) => k);
   // A profile or session token from the user's shell would win over (or spoil) the lab's keys.
