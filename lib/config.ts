@@ -45,6 +45,10 @@ export interface Config {
   kubeconfig: string | undefined;
   /** Program printing a web-identity token: `<command> <namespace> <sa>`; unset: kubectl create token. */
   saTokenCommand: string | undefined;
+  /** Chart step 04 installs: `<repo>/<chart>` or a local chart directory. */
+  vaultHelmChart: string;
+  /** Chart step 11 installs (and step 10 renders): `<repo>/<chart>` or a local chart directory. */
+  glooHelmChart: string;
 }
 
 /** The variables, their defaults and what they mean: the source of .env.example and the README table. */
@@ -79,6 +83,8 @@ export const VARIABLES: { name: string; default: string; doc: string }[] = [
   { name: 'GLOO_VALUES_FILE', default: '.state/helm-overrides-${CLUSTER_NAME}.yaml', doc: 'where step 10 writes the Helm overrides' },
   { name: 'STATE_FILE', default: '.state/state.json', doc: 'where step outputs are kept (0600, no secrets)' },
   { name: 'KUBECONFIG', default: '', doc: 'kubeconfig for steps 04 and 11' },
+  { name: 'VAULT_HELM_CHART', default: 'hashicorp/vault', doc: 'chart step 04 installs: `<repo>/<chart>` (hashicorp is added from its URL) or a local chart directory (no `helm repo add`; the lab points it at lab/charts/vault)' },
+  { name: 'GLOO_HELM_CHART', default: '', doc: 'chart steps 10 and 11 use; unset: `gloo/gloo` (oss) or `glooe/gloo-ee` (enterprise); a local chart directory means no `helm repo add` (the lab points it at lab/charts/gloo)' },
   { name: 'SA_TOKEN_COMMAND', default: '', doc: 'program that prints a service-account token for step 12, run as `<command> <namespace> <serviceaccount>` with CLUSTER_NAME set; unset: `kubectl create token` (the lab sets it to lab/bin/sa-token)' },
 ];
 
@@ -253,6 +259,8 @@ export function parseConfig(env: Record<string, string | undefined>): { config: 
     stateFile: get('STATE_FILE') ?? '.state/state.json',
     kubeconfig: get('KUBECONFIG'),
     saTokenCommand: get('SA_TOKEN_COMMAND'),
+    vaultHelmChart: get('VAULT_HELM_CHART') ?? 'hashicorp/vault',
+    glooHelmChart: get('GLOO_HELM_CHART') ?? (edition === 'enterprise' ? 'glooe/gloo-ee' : 'gloo/gloo'),
   };
   return { config, problems };
 }

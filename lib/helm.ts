@@ -85,3 +85,33 @@ export async function helmUninstall(release: string, namespace: string, config?:
   await helm(['uninstall', release, '-n', namespace, '--wait'], config, 10 * 60_000);
   return true;
 }
+
+/** Chart repositories the runbook knows how to add (`helm repo add <name> <url>`). */
+export const KNOWN_REPOS: Record<string, string> = {
+  hashicorp: 'https://helm.releases.hashicorp.com',
+  gloo: 'https://storage.googleapis.com/solo-public-helm',
+  glooe: 'https://storage.googleapis.com/gloo-ee-helm',
+};
+
+/** Pure: a local chart (a path: /, ./, ../ or ~/) is used as it is; no repository to add. */
+export function isLocalChart(chart: string): boolean {
+  return /^(\/|\.\.?\/|~\/)/.test(chart) || chart === '.' || chart === '..';
+}
+
+/**
+ * Pure: the repository a chart reference needs added first, if any: `hashicorp/vault`
+ * gives hashicorp and its URL; a local path, or a repository the runbook does not
+ * know (the user added it), none.
+ */
+export function chartRepo(chart: string): { name: string; url: string } | undefined {
+  if (isLocalChart(chart)) return undefined;
+  const name = chart.split('/')[0]!;
+  const url = KNOWN_REPOS[name];
+  return chart.includes('/') && url ? { name, url } : undefined;
+}
+
+/** Adds the chart's repository when it needs one (never for a local chart). */
+export async function ensureChartRepo(chart: string, config?: Pick<Config, 'kubeconfig'>): Promise<void> {
+  const repo = chartRepo(chart);
+  if (repo) await helmRepoAdd(repo.name, repo.url, config);
+}

@@ -8,7 +8,7 @@ import { Vault } from '../lib/vault.js';
 import { hasKubeCluster, kubectl } from '../lib/kube.js';
 import { VAULT_POD, isUnreachable } from '../lib/vault-reach.js';
 import { deleteHelmReleases } from '../lib/delete.js';
-import { helmRelease, helmRepoAdd, helmUpgradeInstall, helmValues } from '../lib/helm.js';
+import { chartRepo, ensureChartRepo, helmRelease, helmUpgradeInstall, helmValues } from '../lib/helm.js';
 import { cmd, raw, vaultCli } from '../lib/shell.js';
 import { fieldDiff } from '../lib/diff.js';
 import { DEV_MODE_WARNING, VAULT_ROLE_ANNOTATION_KEY, continued, vaultHelmSet } from '../lib/vault-documents.js';
@@ -18,8 +18,6 @@ import { main } from '../lib/run.js';
 import { isMain } from '../lib/main.js';
 
 export const VAULT_RELEASE = 'vault';
-export const VAULT_CHART = 'hashicorp/vault';
-export const VAULT_REPO = { name: 'hashicorp', url: 'https://helm.releases.hashicorp.com' };
 
 // ---- the install ---------------------------------------------------------------
 
@@ -29,14 +27,14 @@ function serverRoleArn(ctx: Pick<Ctx, 'config' | 'state'>): string | undefined {
 
 /** Pure: the manual install, as the guide gives it (plus the Vault server's IRSA role). */
 export function installCommands(config: Config, roleArn: string | undefined): string[] {
+  const repo = chartRepo(config.vaultHelmChart);
   const sets = Object.entries(vaultHelmSet(undefined)).map(([k, v]) => ['--set', `${k}=${v}`]);
   // The annotation key has escaped dots: double quotes keep both the \. and a $VAR.
-  const helm = continued(['helm', 'upgrade', '--install', VAULT_RELEASE, VAULT_CHART], ['-n', config.vaultK8sNamespace, '--create-namespace'], ...sets)
+  const helm = continued(['helm', 'upgrade', '--install', VAULT_RELEASE, config.vaultHelmChart], ['-n', config.vaultK8sNamespace, '--create-namespace'], ...sets)
     + (roleArn ? ` \\\n    --set "${VAULT_ROLE_ANNOTATION_KEY}=${roleArn}"` : '');
   return [
     raw(`# WARNING: ${DEV_MODE_WARNING}`),
-    cmd('helm', 'repo', 'add', VAULT_REPO.name, VAULT_REPO.url),
-    cmd('helm', 'repo', 'update'),
+    ...(repo ? [cmd('helm', 'repo', 'add', repo.name, repo.url), cmd('helm', 'repo', 'update')] : []),
     helm,
     cmd('kubectl', 'wait', '--for=condition=Ready', `pod/${VAULT_POD}`, '-n', config.vaultK8sNamespace, '--timeout=300s'),
     vaultCli(config.vaultK8sNamespace, 'status'),
@@ -69,7 +67,7 @@ async function installAction(ctx: Ctx): Promise<Action> {
   if (config.vaultServerIdentity === 'role' && !roleArn) {
     throw new PrerequisiteError('step 04 annotates the Vault service account with the Vault server role, which step 03 creates: run `make step-03` first (or VAULT_SERVER_IDENTITY=node to reproduce the guide)', '03');
   }
-  const what = `Helm release ${VAULT_RELEASE} (${VAULT_CHART}, DEV MODE) in namespace ${ns}`;
+  const what = `Helm release ${VAULT_RELEASE} (${config.vaultHelmChart}, DEV MODE) in namespace ${ns}`;
   const release = await helmRelease(VAULT_RELEASE, ns, config);
   let diff: string | undefined;
   if (release) {
@@ -84,8 +82,8 @@ async function installAction(ctx: Ctx): Promise<Action> {
     ...(diff ? { diff } : {}),
     commands: installCommands(config, roleArn),
     apply: async () => {
-      await helmRepoAdd(VAULT_REPO.name, VAULT_REPO.url, config);
-      await helmUpgradeInstall({ release: VAULT_RELEASE, chart: VAULT_CHART, namespace: ns, set: vaultHelmSet(roleArn), extra: ['--wait', '--timeout', '10m'], config });
+      await ensureChartRepo(config.vaultHelmChart, config);
+      await helmUpgradeInstall({ release: VAULT_RELEASE, chart: config.vaultHelmChart, namespace: ns, set: vaultHelmSet(roleArn), extra: ['--wait', '--timeout', '10m'], config });
       await kubectl(['wait', '--for=condition=Ready', `pod/${VAULT_POD}`, '-n', ns, '--timeout=300s'], { config });
       recordCreated(ctx, { kind: 'helm-release', namespace: ns, release: VAULT_RELEASE });
     },

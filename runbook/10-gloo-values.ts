@@ -10,9 +10,9 @@ import { deleteFile } from '../lib/delete.js';
 import { VerificationError, RunbookError } from '../lib/errors.js';
 import { textDiff } from '../lib/diff.js';
 import { cmd, heredoc, raw } from '../lib/shell.js';
-import { GLOO_CHARTS, GLOO_RELEASE, checkRendered, glooValues, glooValuesInput, parseManifests, parseValues, renderValues } from '../lib/gloo-values.js';
+import { GLOO_RELEASE, checkRendered, glooValues, glooValuesInput, parseManifests, parseValues, renderValues } from '../lib/gloo-values.js';
 import { isDeepStrictEqual } from 'node:util';
-import { hasHelm, helmRepoAdd, helmTemplate } from '../lib/helm.js';
+import { ensureChartRepo, hasHelm, helmTemplate } from '../lib/helm.js';
 import type { Config } from '../lib/config.js';
 import * as log from '../lib/log.js';
 import { main } from '../lib/run.js';
@@ -25,8 +25,7 @@ export function valuesText(config: Config, roleArn: string): string {
 }
 
 export function templateCommand(config: Config, file: string): string {
-  const chart = GLOO_CHARTS[config.edition];
-  return cmd('helm', 'template', GLOO_RELEASE, chart.chart, '-n', config.namespace, '--version', config.edgeVersion, '--values', file);
+  return cmd('helm', 'template', GLOO_RELEASE, config.glooHelmChart, '-n', config.namespace, '--version', config.edgeVersion, '--values', file);
 }
 
 /**
@@ -35,10 +34,10 @@ export function templateCommand(config: Config, file: string): string {
  */
 export async function templateCheck(config: Config, file: string, roleArn: string): Promise<{ skipped?: string; problems: string[]; proven: string[] }> {
   if (!(await hasHelm())) return { skipped: 'helm is not on PATH', problems: [], proven: [] };
-  const chart = GLOO_CHARTS[config.edition];
+  const chart = { chart: config.glooHelmChart };
   let rendered: string;
   try {
-    await helmRepoAdd(chart.repo, chart.url, config);
+    await ensureChartRepo(chart.chart, config);
     rendered = await helmTemplate({ release: GLOO_RELEASE, chart: chart.chart, namespace: config.namespace, version: config.edgeVersion, values: file, config });
   } catch (err) {
     const why = err instanceof RunbookError ? err.message : String(err);
@@ -105,7 +104,7 @@ export const step = defineStep({
     if (text === undefined) throw new VerificationError(`the values file ${file} is not there after the step`);
     if (!isDeepStrictEqual(parseValues(text), glooValues(glooValuesInput(config, roleArn)))) throw new VerificationError(`the values file ${file} does not parse back to the wanted values`);
     const t = await templateCheck(config, file, roleArn);
-    if (t.problems.length) throw new VerificationError(`helm template of ${GLOO_CHARTS[config.edition].chart} with ${file}: ${t.problems.join('; ')}`);
+    if (t.problems.length) throw new VerificationError(`helm template of ${config.glooHelmChart} with ${file}: ${t.problems.join('; ')}`);
     const check = t.skipped ? `helm template check skipped: ${t.skipped}` : `helm template: ${t.proven.join('; ')}`;
     return `${file} parses back to the wanted values; ${check}`;
   },

@@ -9,22 +9,23 @@ import { isDeepStrictEqual } from 'node:util';
 import { defineStep, recordCreated, type Ctx } from '../lib/step.js';
 import { deleteHelmReleases } from '../lib/delete.js';
 import { PrerequisiteError, VerificationError } from '../lib/errors.js';
-import { cmd } from '../lib/shell.js';
+import { cmd, raw } from '../lib/shell.js';
 import type { Config } from '../lib/config.js';
-import { GLOO_CHARTS, GLOO_RELEASE, ROLE_ANNOTATION, parseValues } from '../lib/gloo-values.js';
+import { GLOO_RELEASE, ROLE_ANNOTATION, parseValues } from '../lib/gloo-values.js';
 import { hasKubeCluster, kubectl } from '../lib/kube.js';
-import { helmRelease, helmRepoAdd, helmUpgradeInstall, helmValues } from '../lib/helm.js';
+import { chartRepo, ensureChartRepo, helmRelease, helmUpgradeInstall, helmValues } from '../lib/helm.js';
 import { main } from '../lib/run.js';
 import { isMain } from '../lib/main.js';
 
 /** Pure: the install command exactly as a person would type it. */
 export function installCommand(config: Config, file: string): string {
-  return cmd('helm', 'upgrade', '--install', GLOO_RELEASE, GLOO_CHARTS[config.edition].chart, '-n', config.namespace, '--create-namespace', '--version', config.edgeVersion, '--values', file);
+  return cmd('helm', 'upgrade', '--install', GLOO_RELEASE, config.glooHelmChart, '-n', config.namespace, '--create-namespace', '--version', config.edgeVersion, '--values', file);
 }
 
+/** `helm repo add`/`update` for the chart's repository; none for a local chart (GLOO_HELM_CHART). */
 function repoCommands(config: Config): string[] {
-  const c = GLOO_CHARTS[config.edition];
-  return [cmd('helm', 'repo', 'add', c.repo, c.url), cmd('helm', 'repo', 'update', c.repo)];
+  const r = chartRepo(config.glooHelmChart);
+  return r ? [cmd('helm', 'repo', 'add', r.name, r.url), cmd('helm', 'repo', 'update', r.name)] : [];
 }
 
 function rolloutCommand(config: Config): string {
@@ -52,6 +53,51 @@ async function annotationProblems(config: Config, roleArn: string): Promise<stri
   return problems;
 }
 
+interface PodList {
+  items: { metadata: { name: string; deletionTimestamp?: string }; status?: { phase?: string }; spec: { containers: { env?: { name: string; value?: string }[] }[] } }[];
+}
+
+/**
+ * The RUNNING pods of each service account's deployment (label gloo=<sa>, as the
+ * chart sets it) must carry the IRSA environment EKS's webhook injects at pod
+ * creation: AWS_ROLE_ARN = the role and AWS_WEB_IDENTITY_TOKEN_FILE. A pod created
+ * before the annotation has neither, whatever the service account says now.
+ */
+async function podIdentityProblems(config: Config, roleArn: string): Promise<{ problems: string[]; pods: number }> {
+  const problems: string[] = [];
+  let pods = 0;
+  for (const sa of config.serviceAccounts) {
+    const list = JSON.parse(await kubectl(['get', 'pods', '-n', config.namespace, '-l', `gloo=${sa}`, '-o', 'json'], { config })) as PodList;
+    const running = list.items.filter((p) => p.status?.phase === 'Running' && !p.metadata.deletionTimestamp);
+    if (!running.length) problems.push(`no running pod with label gloo=${sa} in ${config.namespace}`);
+    for (const p of running) {
+      pods++;
+      const env = Object.fromEntries((p.spec.containers[0]?.env ?? []).map((e) => [e.name, e.value]));
+      if (env.AWS_ROLE_ARN !== roleArn) problems.push(`pod ${config.namespace}/${p.metadata.name} runs with AWS_ROLE_ARN=${env.AWS_ROLE_ARN ?? '(none)'}, wanted ${roleArn} (restart it: ${restartCommand(config)})`);
+      else if (!env.AWS_WEB_IDENTITY_TOKEN_FILE) problems.push(`pod ${config.namespace}/${p.metadata.name} has no AWS_WEB_IDENTITY_TOKEN_FILE: is the EKS pod identity webhook running?`);
+    }
+  }
+  return { problems, pods };
+}
+
+function restartCommand(config: Config): string {
+  return cmd('kubectl', 'rollout', 'restart', ...config.serviceAccounts.map((sa) => `deployment/${sa}`), '-n', config.namespace);
+}
+
+/** The role annotation each service account has now (before an upgrade). */
+async function currentAnnotations(config: Config): Promise<(string | undefined)[]> {
+  return Promise.all(
+    config.serviceAccounts.map(async (sa) => {
+      try {
+        const obj = JSON.parse(await kubectl(['get', 'serviceaccount', sa, '-n', config.namespace, '-o', 'json'], { config })) as { metadata?: { annotations?: Record<string, string> } };
+        return obj.metadata?.annotations?.[ROLE_ANNOTATION];
+      } catch {
+        return undefined;
+      }
+    }),
+  );
+}
+
 export const step = defineStep({
   id: '11',
   name: 'install-gloo',
@@ -67,7 +113,7 @@ export const step = defineStep({
   async check(ctx) {
     const { config, state } = ctx;
     const file = valuesFileOf(ctx);
-    const what = `Helm release ${GLOO_RELEASE} (${GLOO_CHARTS[config.edition].chart} ${config.edgeVersion}) in namespace ${config.namespace}`;
+    const what = `Helm release ${GLOO_RELEASE} (${config.glooHelmChart} ${config.edgeVersion}) in namespace ${config.namespace}`;
     if (!(await hasKubeCluster(config))) {
       const where = config.kubeconfig ? `KUBECONFIG=${config.kubeconfig}` : 'the current kubeconfig';
       return [{ what: 'Gloo Edge install', change: 'skip', note: `no Kubernetes cluster answers kubectl (${where}); would run: ${installCommand(config, file).replace(/ \\\n\s+/g, ' ')}` }];
@@ -88,12 +134,17 @@ export const step = defineStep({
       what,
       change: release ? 'update' : 'create',
       ...(note ? { note } : {}),
-      commands: [...repoCommands(config), installCommand(config, file), rolloutCommand(config)],
+      commands: [...repoCommands(config), installCommand(config, file), ...(release ? [raw(`# if the role annotation changed: ${restartCommand(config)}`)] : []), rolloutCommand(config)],
       apply: async () => {
-        const chart = GLOO_CHARTS[config.edition];
-        await helmRepoAdd(chart.repo, chart.url, config);
-        await helmUpgradeInstall({ release: GLOO_RELEASE, chart: chart.chart, namespace: config.namespace, version: config.edgeVersion, values: file, extra: ['--wait', '--timeout', '10m'], config });
+        const before = release ? await currentAnnotations(config) : [];
+        await ensureChartRepo(config.glooHelmChart, config);
+        await helmUpgradeInstall({ release: GLOO_RELEASE, chart: config.glooHelmChart, namespace: config.namespace, version: config.edgeVersion, values: file, extra: ['--wait', '--timeout', '10m'], config });
         if (!release) recordCreated(ctx, { kind: 'helm-release', namespace: config.namespace, release: GLOO_RELEASE });
+        // The webhook injects the role at pod creation only: pods made under another
+        // (or no) annotation keep their old identity until they are replaced.
+        if (release && before.some((a) => a !== state.get('roleArn'))) {
+          await kubectl(['rollout', 'restart', ...config.serviceAccounts.map((sa) => `deployment/${sa}`), '-n', config.namespace], { config });
+        }
         await kubectl(['rollout', 'status', 'deployment', '-n', config.namespace, '--timeout=300s'], { config, timeoutMs: 320_000 });
       },
     }];
@@ -105,7 +156,9 @@ export const step = defineStep({
     await kubectl(['rollout', 'status', 'deployment', '-n', config.namespace, '--timeout=120s'], { config, timeoutMs: 140_000 });
     const problems = await annotationProblems(config, roleArn);
     if (problems.length) throw new VerificationError(problems.join('; '));
-    return `deployments in ${config.namespace} rolled out; ${config.serviceAccounts.join(' and ')} carry ${ROLE_ANNOTATION}=${roleArn}`;
+    const pods = await podIdentityProblems(config, roleArn);
+    if (pods.problems.length) throw new VerificationError(pods.problems.join('; '));
+    return `deployments in ${config.namespace} rolled out; ${config.serviceAccounts.join(' and ')} carry ${ROLE_ANNOTATION}=${roleArn}; ${pods.pods} running pod(s) have AWS_ROLE_ARN and AWS_WEB_IDENTITY_TOKEN_FILE`;
   },
 
   teardown: (ctx) => deleteHelmReleases(ctx, ctx.state.createdBy(ctx.stepId, 'helm-release')),

@@ -51,6 +51,8 @@ const env: NodeJS.ProcessEnv = {
   CLUSTER_NAME: 'lifecycle-a',
 };
 delete env.LAB_MODE;
+// The Kubernetes part (CI sets LAB_K8S=1 for the main lab) would want the main lab's ports.
+delete env.LAB_K8S;
 delete env.AWS_REGION;
 const lab = (name: string, args: string[] = [], extra: Record<string, string> = {}) =>
   run(bin(name), args, { env: { ...env, ...extra }, timeout: 900_000 });

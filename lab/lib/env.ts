@@ -9,7 +9,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readLabEnv, type LabEnv } from './lab.js';
-import { LabError } from './settings.js';
+import { LabError, LAB_ROOT } from './settings.js';
 
 export const quote = (v: string) => `'${v.replace(/'/g, `'\\''`)}'`;
 
@@ -25,14 +25,24 @@ export function envLines(e: LabEnv, shell: NodeJS.ProcessEnv): { lines: string[]
     ['VAULT_AWS_ENDPOINT_URL', e.stsProxyUrl],
     ['LAB_ISSUER_URL', e.issuerUrl],
     ['LAB_DIR', e.labDir],
-    // Service-account tokens come from the lab's issuer, not `kubectl create token`.
-    ['SA_TOKEN_COMMAND', saToken],
+    // Without the lab's Kubernetes API, service-account tokens come from the lab's
+    // issuer; with it (LAB_K8S=1), from `kubectl create token`, as on EKS.
+    ...(e.kubeconfig
+      ? ([
+          ['KUBECONFIG', e.kubeconfig],
+          // The lab's stand-in charts (lab/charts): nothing to download, no repository to add.
+          ['VAULT_HELM_CHART', join(LAB_ROOT, 'lab', 'charts', 'vault')],
+          ['GLOO_HELM_CHART', join(LAB_ROOT, 'lab', 'charts', 'gloo')],
+        ] as [string, string][])
+      : ([['SA_TOKEN_COMMAND', saToken]] as [string, string][])),
   ];
   const replaced = connection.filter(([k, v]) => shell[k] !== undefined && shell[k] !== '' && shell[k] !== v).map(([k]) => k);
   // A profile or session token from the user's shell would win over (or spoil) the lab's keys.
   for (const k of ['AWS_PROFILE', 'AWS_SESSION_TOKEN', 'AWS_DEFAULT_PROFILE']) if (shell[k]) replaced.push(k);
 
-  const lines = ['unset AWS_PROFILE AWS_SESSION_TOKEN AWS_DEFAULT_PROFILE'];
+  // A minter from an earlier lab-env would bypass kubectl.
+  if (e.kubeconfig && shell.SA_TOKEN_COMMAND) replaced.push('SA_TOKEN_COMMAND');
+  const lines = [`unset AWS_PROFILE AWS_SESSION_TOKEN AWS_DEFAULT_PROFILE${e.kubeconfig ? ' SA_TOKEN_COMMAND' : ''}`];
   for (const [k, v] of connection) lines.push(`export ${k}=${quote(v)}`);
 
   if (shell.AWS_REGION) {
@@ -42,7 +52,7 @@ export function envLines(e: LabEnv, shell: NodeJS.ProcessEnv): { lines: string[]
   // AWS CLI v1 reads only AWS_DEFAULT_REGION.
   if (!shell.AWS_DEFAULT_REGION) lines.push(`export AWS_DEFAULT_REGION=${quote(e.region)}`);
 
-  // The CLIs the lab built (LAB_DIR/bin: vault with LAB_VAULT_CLI=1) come first on PATH.
+  // The CLIs the lab built (LAB_DIR/bin: vault with LAB_VAULT_CLI=1, kubectl and helm with LAB_K8S=1) come first on PATH.
   const bin = join(e.labDir, 'bin');
   if (existsSync(bin) && readdirSync(bin).length && !(shell.PATH ?? '').split(':').includes(bin)) lines.push(`export PATH=${quote(bin)}:"$PATH"`);
 

@@ -14,6 +14,7 @@ import { LockError } from '../../lib/errors.js';
 import { installMoto } from './install-moto.js';
 import { installVault } from './install-vault.js';
 import type { Log } from './install-common.js';
+import { installK8s, type K8sBins } from './k8s-install.js';
 import { LabError, MOTO_VERSION, VAULT_VERSION, elapsed } from './settings.js';
 
 export interface Installed {
@@ -21,11 +22,13 @@ export interface Installed {
   vault: string;
   /** The vault CLI (full binary), when LAB_VAULT_CLI=1 asked for it or vault is on PATH. */
   vaultCli?: string;
+  /** The Kubernetes tools (etcd, kube-apiserver, ..., kubectl, helm), when LAB_K8S=1 asked for them. */
+  k8s?: K8sBins;
   /** Seconds each tool took to install now (absent when it was cached). */
   took: Record<string, number>;
 }
 
-export async function install(root: string, cache: string, log: Log = (l) => console.log(l), opts: { vaultCli?: boolean } = {}): Promise<Installed> {
+export async function install(root: string, cache: string, log: Log = (l) => console.log(l), opts: { vaultCli?: boolean; k8s?: boolean } = {}): Promise<Installed> {
   mkdirSync(join(cache, 'logs'), { recursive: true });
   let release: (() => void) | undefined;
   let announced = false;
@@ -46,6 +49,12 @@ export async function install(root: string, cache: string, log: Log = (l) => con
     const moto = await installMoto(root, cache, log);
     const vault = await installVault(root, cache, log);
     const cli = opts.vaultCli ? await installVault(root, cache, log, 'cli') : undefined;
+    // Its own cache folder and lock (k8s-install.ts): quiet and fast when cached.
+    const k8s = opts.k8s
+      ? await installK8s({ root, cache, log }).catch((e: unknown) => {
+          throw new LabError(`the lab's Kubernetes tools (LAB_K8S=1) could not be installed: ${(e as Error).message}`, { cause: e });
+        })
+      : undefined;
     const took: Record<string, number> = {};
     if (moto.took !== undefined) took.moto = moto.took;
     if (vault.took !== undefined) took.vault = vault.took;
@@ -55,7 +64,7 @@ export async function install(root: string, cache: string, log: Log = (l) => con
       log(`install: done in ${elapsed(t0)}`);
       writeFileSync(join(cache, 'last-install.json'), JSON.stringify({ at: new Date().toISOString(), seconds: took }, null, 2) + '\n');
     }
-    return { motoServer: moto.bin, vault: vault.bin, vaultCli: cli?.bin, took };
+    return { motoServer: moto.bin, vault: vault.bin, vaultCli: cli?.bin, k8s, took };
   } finally {
     release();
   }

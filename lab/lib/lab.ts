@@ -18,6 +18,8 @@ import { ownedPid } from './procs.js';
 export const LAB_NOT_RUNNING = 'the lab is not running: run `make lab-up`';
 export const SERVICES = ['moto', 'issuer', 'sts-proxy', 'vault'] as const;
 export type Service = (typeof SERVICES)[number];
+/** The Kubernetes part (LAB_K8S=1), in start order (lab/lib/k8s.ts k8sServices). */
+export const K8S_SERVICES = ['etcd', 'kube-apiserver', 'irsa-webhook', 'kube-controller-manager', 'kube-scheduler', 'kwok'] as const;
 
 export class LabNotRunningError extends Error {
   constructor(detail?: string) {
@@ -38,6 +40,15 @@ export interface LabConfig {
   motoVersion: string;
   /** The vault binary the lab runs (on PATH, or the lab's build). */
   vaultBin?: string;
+  /** Present when the lab runs its Kubernetes API (LAB_K8S=1). */
+  k8s?: {
+    ports: { etcd: number; etcdPeer: number; apiserver: number; webhook: number; kwok: number };
+    /** The cluster whose issuer the API server's service-account tokens carry. */
+    cluster: string;
+    kubeconfig: string;
+    /** The pinned tools it runs (lab/lib/k8s-install.ts K8sBins). */
+    bins: Record<string, string>;
+  };
 }
 
 export interface LabEnv {
@@ -56,6 +67,8 @@ export interface LabEnv {
   vaultCluster: string;
   vaultServerRoleArn: string;
   clusters: Record<string, string>;
+  /** LAB_DIR/kubeconfig when the lab runs its Kubernetes API (LAB_K8S=1). */
+  kubeconfig?: string;
   /** The `https://oidc.eks.<region>.amazonaws.com/id/<ID>` issuer of a lab cluster. */
   clusterIssuer(cluster?: string): string;
 }
@@ -97,7 +110,7 @@ export function servicePid(service: Service, dir = labDir()): number | undefined
  */
 export function readLabEnv(dir = labDir()): LabEnv {
   const cfg = readLabConfig(dir);
-  const dead = SERVICES.filter((s) => servicePid(s, dir) === undefined);
+  const dead = [...SERVICES, ...(cfg.k8s ? K8S_SERVICES : [])].filter((s) => ownedPid(dir, s) === undefined);
   if (dead.length) throw new LabNotRunningError(`not running: ${dead.join(', ')}`);
   const admin = JSON.parse(readFileSync(join(dir, 'secrets', 'aws-admin.json'), 'utf8')) as {
     accessKeyId: string;
@@ -118,6 +131,7 @@ export function readLabEnv(dir = labDir()): LabEnv {
     vaultCluster: cfg.vaultCluster,
     vaultServerRoleArn: cfg.vaultServerRoleArn,
     clusters,
+    ...(cfg.k8s ? { kubeconfig: cfg.k8s.kubeconfig } : {}),
     clusterIssuer(cluster = cfg.vaultCluster) {
       const iss = clusters[cluster];
       if (!iss) throw new Error(`cluster "${cluster}" is not in the lab: run \`CLUSTER_NAME=${cluster} make lab-up\``);

@@ -9,9 +9,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { install } from './install.js';
 import { awsSetup, initKey } from './aws-setup.js';
-import { readClusters, SERVICES, type LabConfig } from './lab.js';
-import { ownedPid, portTaken, startDetached, stopService, waitReady, httpStatus, type Ready } from './procs.js';
-import { LabError, LAB_ACCOUNT_ID, MOTO_VERSION, VAULT_VERSION, elapsed, type LabSettings } from './settings.js';
+import { readClusters, SERVICES, K8S_SERVICES, type LabConfig } from './lab.js';
+import { ownedPid, portTaken, startDetached, stopService, waitReady, isReady, readyWhere, type Ready } from './procs.js';
+import { LabError, LAB_ACCOUNT_ID, MOTO_VERSION, VAULT_VERSION, K8S_PORT_VARS, elapsed, type LabSettings } from './settings.js';
+import { k8sServices, afterK8sStart, k8sPaths, type K8sBins, type K8sContext, type ServiceSpec } from './k8s.js';
 
 type Log = (line: string) => void;
 
@@ -28,6 +29,13 @@ function readyOf(s: (typeof SERVICES)[number], ports: LabConfig['ports']): Ready
     case 'vault':
       return { url: `http://127.0.0.1:${ports.vault}/v1/sys/health` };
   }
+}
+
+function k8sContext(st: Pick<LabSettings, 'root' | 'dir'>, cfg: LabConfig): K8sContext {
+  const k = cfg.k8s!;
+  const issuer = readClusters(st.dir)[k.cluster];
+  if (!issuer) throw new LabError(`the lab has no cluster ${k.cluster} for its Kubernetes API: run \`make lab-reset\``);
+  return { root: st.root, dir: st.dir, bins: k.bins as unknown as K8sBins, ports: k.ports, issuer, region: cfg.region };
 }
 
 function readConfigIfAny(dir: string): LabConfig | undefined {
@@ -70,22 +78,27 @@ function stsCertificates(dir: string, region: string): void {
  * LAB_DIR/bin holds the CLIs the lab built (today: `vault`, with LAB_VAULT_CLI=1), so
  * `eval "$(lab/bin/env)"` can put them on PATH under their usual names.
  */
-function linkTools(dir: string, vaultCli: string | undefined): void {
+function linkTools(dir: string, tools: { vault?: string; kubectl?: string; helm?: string }): void {
   const bin = join(dir, 'bin');
   mkdirSync(bin, { recursive: true });
-  const link = join(bin, 'vault');
-  // A later `up` without LAB_VAULT_CLI keeps a CLI built before; a dangling link goes.
-  if (!vaultCli) {
-    if (!existsSync(link)) rmSync(link, { force: true });
-    return;
+  for (const [name, target] of Object.entries(tools)) {
+    const link = join(bin, name);
+    // A later `up` without LAB_VAULT_CLI (LAB_K8S) keeps a CLI linked before; a dangling link goes.
+    if (!target) {
+      if (!existsSync(link)) rmSync(link, { force: true });
+      continue;
+    }
+    if (target === link) continue;
+    rmSync(link, { force: true });
+    symlinkSync(target, link);
   }
-  if (vaultCli === link) return;
-  rmSync(link, { force: true });
-  symlinkSync(vaultCli, link);
 }
 
-function aliveServices(dir: string): string[] {
-  return SERVICES.filter((s) => ownedPid(dir, s) !== undefined);
+/** Every service the lab may run, in start order. */
+const ALL_SERVICES = [...SERVICES, ...K8S_SERVICES];
+
+function aliveServices(dir: string, names: readonly string[] = ALL_SERVICES): string[] {
+  return names.filter((s) => ownedPid(dir, s) !== undefined);
 }
 
 export async function up(st: LabSettings, log: Log): Promise<void> {
@@ -93,19 +106,21 @@ export async function up(st: LabSettings, log: Log): Promise<void> {
     throw new LabError(
       'LAB_MODE=docker is not available yet (the Docker lab with kind, Vault\'s chart and an AWS emulator container is still being built): unset LAB_MODE, or set LAB_MODE=process, to run the lab as local processes',
     );
-  const tools = await install(st.root, st.cache, log, { vaultCli: st.vaultCli });
+  const tools = await install(st.root, st.cache, log, { vaultCli: st.vaultCli, k8s: st.k8s });
   const dir = st.dir;
   mkdirSync(join(dir, 'pids'), { recursive: true });
   mkdirSync(join(dir, 'tokens'), { recursive: true });
   mkdirSync(join(dir, 'clusters'), { recursive: true });
-  linkTools(dir, tools.vaultCli);
+  linkTools(dir, { vault: tools.vaultCli, kubectl: tools.k8s?.kubectl, helm: tools.k8s?.helm });
   for (const d of ['logs', 'secrets']) {
     mkdirSync(join(dir, d), { recursive: true, mode: 0o700 });
     chmodSync(join(dir, d), 0o700);
   }
 
+  const wanted: readonly string[] = st.k8s ? ALL_SERVICES : SERVICES;
   const running = aliveServices(dir);
-  if (running.length === SERVICES.length) {
+  // Without LAB_K8S a running lab is reused as it is, Kubernetes part or not.
+  if (aliveServices(dir, wanted).length === wanted.length) {
     const cfg = readConfigIfAny(dir)!;
     log(`up: the lab is already running (${dir})`);
     if (st.regionFromUser && st.region !== cfg.region)
@@ -127,6 +142,9 @@ export async function up(st: LabSettings, log: Log): Promise<void> {
       throw new LabError(`port ${p} on 127.0.0.1 is already in use: stop what listens there, or set ${v} to move the lab's ${name}`);
     }
   }
+  if (st.k8s)
+    for (const [name, p] of Object.entries(st.k8sPorts) as [keyof typeof K8S_PORT_VARS, number][])
+      if (await portTaken(p)) throw new LabError(`port ${p} on 127.0.0.1 is already in use: stop what listens there, or set ${K8S_PORT_VARS[name]} to move the lab's Kubernetes ${name} port`);
 
   const tUp = performance.now();
   log('up: process mode (the default: every server a local process; LAB_MODE=docker is not available yet)');
@@ -143,6 +161,7 @@ export async function up(st: LabSettings, log: Log): Promise<void> {
     motoVersion: MOTO_VERSION,
     vaultBin: tools.vault,
     ports: st.ports,
+    ...(tools.k8s ? { k8s: { ports: st.k8sPorts, cluster: st.cluster, kubeconfig: join(dir, 'kubeconfig'), bins: { ...tools.k8s } } } : {}),
   };
   writeFileSync(join(dir, 'lab.json'), JSON.stringify(cfg, null, 2) + '\n');
   for (const f of readdirSync(join(dir, 'clusters'))) rmSync(join(dir, 'clusters', f), { force: true });
@@ -150,22 +169,25 @@ export async function up(st: LabSettings, log: Log): Promise<void> {
   // Fresh servers are not broken: no workshop scenario, no IAM checks for Vault (lab/lib/scenarios.ts).
   rmSync(join(dir, 'scenario.json'), { force: true });
   rmSync(join(dir, 'enforce-vault'), { force: true });
+  // Kubernetes objects (Helm releases too) belong to the lab they were made in: its
+  // Vault kept nothing, so neither does etcd. The lab's CA and admin token stay.
+  rmSync(k8sPaths(dir).etcdData, { recursive: true, force: true });
+  rmSync(join(dir, 'kubeconfig'), { force: true });
 
   const tokenFile = join(dir, 'secrets', 'root-token');
   if (!existsSync(tokenFile) || !readFileSync(tokenFile, 'utf8').trim()) writeFileSync(tokenFile, randomBytes(16).toString('hex') + '\n', { mode: 0o600 });
   stsCertificates(dir, st.region);
   initKey(dir);
 
-  const start = async (name: (typeof SERVICES)[number], command: string, args: string[], env: NodeJS.ProcessEnv) => {
+  const start = async (name: string, command: string, args: string[], env: NodeJS.ProcessEnv, ready: Ready = readyOf(name as (typeof SERVICES)[number], st.ports), timeoutMs?: number) => {
     const pid = startDetached(dir, { name, command, args, env });
-    const ready = readyOf(name, st.ports);
-    const r = await waitReady(dir, name, ready);
+    const r = await waitReady(dir, name, ready, timeoutMs);
     if (!r.ok) {
       const tail = redactToken(dir, r.log);
       await down(st, () => undefined).catch(() => undefined);
-      throw new LabError(`${name} did not become ready at ${ready.url}; last lines of ${join(dir, 'logs', `${name}.log`)}:\n${tail}`);
+      throw new LabError(`${name} did not become ready at ${readyWhere(ready)}; last lines of ${join(dir, 'logs', `${name}.log`)}:\n${tail}`);
     }
-    log(`${name.padEnd(10)} ready in ${r.took} (pid ${pid}, ${new URL(ready.url).host})`);
+    log(`${name.padEnd(10)} ready in ${r.took} (pid ${pid}${typeof ready === 'function' ? '' : `, ${new URL(ready.url).host}`})`);
   };
 
   const base: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, LANG: process.env.LANG ?? 'C.UTF-8' };
@@ -197,6 +219,27 @@ export async function up(st: LabSettings, log: Log): Promise<void> {
     VAULT_DEV_ROOT_TOKEN_ID: readFileSync(tokenFile, 'utf8').trim(),
   });
 
+  if (cfg.k8s) {
+    // The Kubernetes API (LAB_K8S=1): its service-account tokens are signed with the
+    // lab issuer's key for the cluster asked for (aws-setup wrote its issuer above).
+    const ctx = k8sContext(st, cfg);
+    let specs: ServiceSpec[];
+    try {
+      specs = k8sServices(ctx);
+    } catch (e) {
+      await down(st, () => undefined).catch(() => undefined);
+      throw new LabError(`the lab's Kubernetes API could not be prepared: ${(e as Error).message}`, { cause: e });
+    }
+    for (const s of specs) await start(s.name, s.command, s.args, { ...base, ...(s.env ?? {}) }, s.ready, 120_000);
+    try {
+      await afterK8sStart(ctx);
+    } catch (e) {
+      await down(st, () => undefined).catch(() => undefined);
+      throw new LabError(`the lab's Kubernetes API started but could not be set up: ${(e as Error).message}`, { cause: e });
+    }
+    log(`up: Kubernetes API at https://127.0.0.1:${ctx.ports.apiserver} (service-account issuer ${ctx.issuer}); KUBECONFIG=${cfg.k8s.kubeconfig}`);
+  }
+
   log(`up: lab ready in ${elapsed(tUp)} (${dir}); Vault is a DEV server: in memory, unsealed, no TLS`);
   log(`up: Vault's AWS identity: ${roleArn} via web identity (system:serviceaccount:vault:vault)`);
   log('up: load the environment with: eval "$(lab/bin/env)"');
@@ -204,8 +247,8 @@ export async function up(st: LabSettings, log: Log): Promise<void> {
 
 export async function down(st: LabSettings, log: Log): Promise<number> {
   let stopped = 0;
-  // Reverse start order: Vault first, moto last.
-  for (const name of [...SERVICES].reverse()) {
+  // Reverse start order: the Kubernetes part (if any) first, then Vault, moto last.
+  for (const name of [...ALL_SERVICES].reverse()) {
     const r = await stopService(st.dir, name);
     if (r.result === 'stopped') {
       log(`down: stopped ${name} (pid ${r.pid})`);
@@ -216,25 +259,33 @@ export async function down(st: LabSettings, log: Log): Promise<number> {
   return stopped;
 }
 
-/** One line per service; true when all four answer. */
+/** One line per service (the Kubernetes part too when the lab runs it); true when all answer. */
 export async function status(st: LabSettings, log: Log): Promise<boolean> {
   const cfg = readConfigIfAny(st.dir);
   if (!cfg) throw new LabError('the lab is not running: run `make lab-up`');
+  const checks: [string, Ready][] = SERVICES.map((s) => [s, readyOf(s, cfg.ports)]);
+  if (cfg.k8s) {
+    let specs: ServiceSpec[] | undefined;
+    try {
+      specs = k8sServices(k8sContext(st, cfg));
+    } catch {
+      specs = undefined;
+    }
+    for (const name of K8S_SERVICES) checks.push([name, specs?.find((s) => s.name === name)?.ready ?? (async () => false)]);
+  }
   let ok = 0;
-  for (const s of SERVICES) {
-    const ready = readyOf(s, cfg.ports);
+  for (const [s, ready] of checks) {
     const pid = ownedPid(st.dir, s);
     let state = 'not running';
     if (pid !== undefined) {
-      const code = await httpStatus(ready.url);
-      if (code === 200) {
+      if (await isReady(ready)) {
         state = 'answers';
         ok++;
-      } else state = `not answering (HTTP ${code ?? 'none'})`;
+      } else state = 'not answering';
     }
-    log(`${s.padEnd(10)} pid ${String(pid ?? '-').padEnd(8)} ${state.padEnd(28)} ${ready.url}`);
+    log(`${s.padEnd(Math.max(10, ...checks.map(([n]) => n.length)))} pid ${String(pid ?? '-').padEnd(8)} ${state.padEnd(28)} ${readyWhere(ready)}`);
   }
-  return ok === SERVICES.length;
+  return ok === checks.length;
 }
 
 export async function reset(st: LabSettings, log: Log): Promise<void> {

@@ -123,13 +123,47 @@ export async function stopService(dir: string, name: string): Promise<{ result: 
   return { result: 'stopped', pid: rec.pid };
 }
 
-export interface Ready {
+export interface ReadyUrl {
   url: string;
   /** Acceptable HTTP status codes (default 200). */
   codes?: number[];
+  /** PEM file of the CA that signed an https server's certificate. */
+  ca?: string;
 }
 
-export async function httpStatus(url: string, timeoutMs = 2000): Promise<number | undefined> {
+/** A URL to poll, or a check that resolves true once the service is ready (lab/lib/service-spec.ts). */
+export type Ready = ReadyUrl | (() => Promise<boolean>);
+
+/** Where a ready check looks, for messages. */
+export const readyWhere = (r: Ready): string => (typeof r === 'function' ? 'its ready check' : r.url);
+
+/** One probe of a ready check. */
+export async function isReady(r: Ready): Promise<boolean> {
+  if (typeof r === 'function') return r().catch(() => false);
+  const code = await httpStatus(r.url, 2000, r.ca);
+  return code !== undefined && (r.codes ?? [200]).includes(code);
+}
+
+export async function httpStatus(url: string, timeoutMs = 2000, ca?: string): Promise<number | undefined> {
+  if (ca) {
+    // fetch cannot take a CA; node's https can.
+    const https = await import('node:https');
+    return new Promise((resolveP) => {
+      let pem: Buffer;
+      try {
+        pem = readFileSync(ca);
+      } catch {
+        return resolveP(undefined);
+      }
+      const req = https.request(url, { method: 'GET', ca: pem, timeout: timeoutMs }, (res) => {
+        res.resume();
+        resolveP(res.statusCode);
+      });
+      req.on('timeout', () => req.destroy());
+      req.on('error', () => resolveP(undefined));
+      req.end();
+    });
+  }
   try {
     const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: 'manual' });
     await res.arrayBuffer().catch(() => undefined);
@@ -145,10 +179,8 @@ export async function httpStatus(url: string, timeoutMs = 2000): Promise<number 
  */
 export async function waitReady(dir: string, name: string, ready: Ready, timeoutMs = 60_000): Promise<{ ok: true; took: string } | { ok: false; log: string }> {
   const t0 = performance.now();
-  const codes = ready.codes ?? [200];
   while (performance.now() - t0 < timeoutMs) {
-    const code = await httpStatus(ready.url);
-    if (code !== undefined && codes.includes(code)) return { ok: true, took: elapsed(t0) };
+    if (await isReady(ready)) return { ok: true, took: elapsed(t0) };
     if (ownedPid(dir, name) === undefined) break;
     await sleep(100);
   }

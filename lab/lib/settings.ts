@@ -23,6 +23,15 @@ export interface LabPorts {
   stsProxy: number;
 }
 
+/** Ports of the lab's Kubernetes API (LAB_K8S=1); apart from the AWS and Vault ports. */
+export interface LabK8sPorts {
+  etcd: number;
+  etcdPeer: number;
+  apiserver: number;
+  webhook: number;
+  kwok: number;
+}
+
 export interface LabSettings {
   root: string;
   dir: string;
@@ -39,6 +48,9 @@ export interface LabSettings {
   mode: string | undefined;
   /** LAB_VAULT_CLI=1: also build the full vault binary, for the CLI (workshops, the pasted reference). */
   vaultCli: boolean;
+  /** LAB_K8S=1: also run a Kubernetes API (etcd, kube-apiserver, IRSA webhook, controllers, kwok) and Helm. */
+  k8s: boolean;
+  k8sPorts: LabK8sPorts;
 }
 
 /** An expected problem: printed as one sentence, exit 1. */
@@ -62,6 +74,23 @@ export function labCacheDir(env: NodeJS.ProcessEnv = process.env): string {
   const base = env.XDG_CACHE_HOME || join(os.homedir(), '.cache');
   return join(base, 'vault-irsa-runbook');
 }
+
+/** LAB_K8S=1 (or true): the lab also runs its Kubernetes API. */
+export function labK8sOn(env: NodeJS.ProcessEnv = process.env): boolean {
+  const v = env.LAB_K8S ?? '';
+  if (v === '1' || v === 'true') return true;
+  if (v === '' || v === '0' || v === 'false') return false;
+  throw new LabError(`LAB_K8S=${v} is neither 1 nor 0: set LAB_K8S=1 to run the lab's Kubernetes API, or unset it`);
+}
+
+/** The environment variable behind each Kubernetes port, for messages. */
+export const K8S_PORT_VARS: Record<keyof LabK8sPorts, string> = {
+  etcd: 'LAB_K8S_ETCD_PORT',
+  etcdPeer: 'LAB_K8S_ETCD_PEER_PORT',
+  apiserver: 'LAB_K8S_APISERVER_PORT',
+  webhook: 'LAB_K8S_WEBHOOK_PORT',
+  kwok: 'LAB_K8S_KWOK_PORT',
+};
 
 export function readSettings(env: NodeJS.ProcessEnv = process.env): LabSettings {
   const cluster = env.CLUSTER_NAME || DEFAULT_CLUSTER;
@@ -93,6 +122,14 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): LabSettings 
     vaultServerRoleName,
     mode,
     vaultCli: env.LAB_VAULT_CLI === '1' || env.LAB_VAULT_CLI === 'true',
+    k8s: labK8sOn(env),
+    k8sPorts: {
+      etcd: port(env, 'LAB_K8S_ETCD_PORT', 8379),
+      etcdPeer: port(env, 'LAB_K8S_ETCD_PEER_PORT', 8380),
+      apiserver: port(env, 'LAB_K8S_APISERVER_PORT', 8443),
+      webhook: port(env, 'LAB_K8S_WEBHOOK_PORT', 8444),
+      kwok: port(env, 'LAB_K8S_KWOK_PORT', 8445),
+    },
   };
 }
 

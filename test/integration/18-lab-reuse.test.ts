@@ -25,7 +25,7 @@ const env: NodeJS.ProcessEnv = {
   LAB_ISSUER_PORT: '29181',
   LAB_STS_PROXY_PORT: '29182',
 };
-for (const k of ['AWS_ENDPOINT_URL', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'VAULT_ADDR', 'VAULT_TOKEN', 'VAULT_AWS_ENDPOINT_URL', 'AWS_REGION', 'LAB_MODE', 'SA_TOKEN_COMMAND', 'GLOO_VALUES_FILE'])
+for (const k of ['AWS_ENDPOINT_URL', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'VAULT_ADDR', 'VAULT_TOKEN', 'VAULT_AWS_ENDPOINT_URL', 'AWS_REGION', 'LAB_MODE', 'SA_TOKEN_COMMAND', 'GLOO_VALUES_FILE', 'LAB_K8S'])
   delete env[k];
 const make = (target: string, extra: Record<string, string> = {}) =>
   run('make', ['-s', target], { cwd: root, env: { ...env, ...extra }, timeout: 900_000, maxBuffer: 16 * 1024 * 1024 });
