@@ -7,7 +7,7 @@ STEP_FILE = $(firstword $(wildcard runbook/$(1)-*.ts))
 # stop the recipe: `eval "$$(...)"` alone would go on without them (against real AWS).
 LAB_ENV = lab_env="$$(lab/bin/env)" && eval "$$lab_env" &&
 
-.PHONY: help deps all plan verify troubleshoot teardown reference lab lab-up lab-down lab-env lab-status lab-reset lab-break test bench typecheck
+.PHONY: help deps all plan check verify troubleshoot teardown reference lab lab-up lab-down lab-env lab-status lab-reset lab-break test bench typecheck
 
 help: ## list the targets (and: make step-NN, one step; DRY_RUN=1 or PRINT=1 to only show it)
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z0-9-]+):.*## (.*)/  make \1\t\2/' | expand -t 24
@@ -21,11 +21,19 @@ deps: node_modules/.installed ## install the Node dependencies (npm ci)
 step-%: deps ## run one step, e.g. make step-03 (DRY_RUN=1 or PRINT=1 to only show it)
 	@f="$(call STEP_FILE,$*)"; [ -n "$$f" ] || { echo "no step $* in runbook/ (make help)"; exit 2; }; $(TSX) "$$f" $(ARGS)
 
+check-%: deps ## grade one step against live state, e.g. make check-03: "matches", or the difference and the fix; never writes (exit 10: differs)
+	@f="$(call STEP_FILE,$*)"; [ -n "$$f" ] || { echo "no step $* in runbook/ (make help)"; exit 2; }; \
+	case "$*" in 13) echo "step 13 fixes known failures, it has nothing to grade: make troubleshoot"; exit 2;; esac; \
+	$(TSX) "$$f" --check $(ARGS)
+
 all: deps ## run every step 01-12 in order, in one process
 	@$(TSX) runbook/all.ts $(ARGS)
 
 plan: deps ## every step as a dry run: the diff and the commands, nothing written
 	@$(TSX) runbook/all.ts --dry-run $(ARGS)
+
+check: deps ## grade every step 01-12 at once (make check-NN: one step), with a one-line score; never writes (exit 10: a step differs)
+	@$(TSX) runbook/all.ts --check $(ARGS)
 
 verify: deps ## prove the whole IRSA -> STS -> Vault -> KV chain (step 12)
 	@$(TSX) $(call STEP_FILE,12) $(ARGS)

@@ -11,6 +11,7 @@ import { ConfigError, ConfirmationError, ExitCode, PrerequisiteError, RunbookErr
 import * as log from './log.js';
 import { liveRefValues, shellRefValues, type Action, type Ctx, type Mode, type Step } from './step.js';
 import { installZxRedaction } from './zx.js';
+import { score } from './check.js';
 
 export interface RunOptions {
   mode: Mode;
@@ -20,6 +21,8 @@ export interface RunOptions {
   config?: Config;
   /** Verify after apply (default true). */
   verify?: boolean;
+  /** Grade (issue 16, lib/check.ts): a dry run that ends with a verdict per step; a missing prerequisite is a difference. */
+  check?: boolean;
 }
 
 export interface ActionResult {
@@ -61,7 +64,8 @@ export function parseArgs(argv: string[], env: Record<string, string | undefined
     else if (a === '--output' || a === '-o') opts.output = argv[++i] === 'json' ? 'json' : 'text';
     else if (a === '--output=json') opts.output = 'json';
     else if (a === '--no-verify') opts.verify = false;
-    else throw new ConfigError(`unknown option "${a}": use --dry-run, --print, --yes, --output json or --no-verify`);
+    else if (a === '--check') Object.assign(opts, { mode: 'dry-run', check: true }); // issue 16: grading
+    else throw new ConfigError(`unknown option "${a}": use --dry-run, --print, --check, --yes, --output json or --no-verify`);
   }
   return opts;
 }
@@ -219,6 +223,8 @@ export async function runSteps(steps: Step[], opts: RunOptions): Promise<StepRes
         results.push(await runOne(step, ctx, opts, steps));
       } catch (err) {
         results.push({ id: step.id, title: step.title, status: 'failed', actions: [], ms: 0, error: formatError(err).text });
+        // Grading (issue 16): a step whose prerequisite is missing differs; the others are still graded.
+        if (opts.check && err instanceof PrerequisiteError) continue;
         throw err;
       }
     }
@@ -271,7 +277,15 @@ export async function main(steps: Step[], argv: string[] = process.argv.slice(2)
     log.line(`\n${drift} (exit ${ExitCode.drift})`);
   }
   // ---- end drift exit code ----
-  if (opts?.output === 'json') log.json({ ok: code === 0 || code === ExitCode.drift, exitCode: code, ...(opts.mode === 'dry-run' ? { drift: code === ExitCode.drift } : {}), steps: results });
+  // ---- check: grading hand-typed work (issue 16, lib/check.ts) ----
+  let graded: ReturnType<typeof score> | undefined;
+  if (opts?.check && (code === 0 || code === ExitCode.drift)) {
+    graded = score(results);
+    log.line(`\n${graded.lines.join('\n')}`);
+    code = graded.ok ? 0 : ExitCode.drift;
+  }
+  // ---- end check ----
+  if (opts?.output === 'json') log.json({ ok: code === 0 || code === ExitCode.drift, exitCode: code, ...(opts.mode === 'dry-run' ? { drift: code === ExitCode.drift } : {}), ...(graded ? { check: { graded: graded.graded, matching: graded.matching, grades: graded.grades } } : {}), steps: results });
   process.exitCode = code;
 }
 

@@ -136,7 +136,13 @@ export async function verifyChain(ctx: Ctx, opts: ChainOptions = {}, report: (l:
     const dataPath = glooSecretPath(config, ns, TEST_SECRET);
     const value = glooSecret(ns, TEST_SECRET, `${Date.now()}`);
     const explain = (what: string, err: unknown): never => fail(`${what} ${dataPath} with the login token failed: ${err instanceof RunbookError ? err.message : String(err)}${/permission denied|403/.test(String((err as Error)?.message)) ? ` — policy ${config.vaultPolicyName} must allow ${config.kvMount}/*` : ''}`);
-    await vault.write(dataPath, { data: value }).catch((e) => explain('write', e));
+    const wrote = await vault.write(dataPath, { data: value }).catch((e) => explain('write', e));
+    // KV v2 answers a write with the new version (data.version); a v1 mount stores <mount>/data/... as a
+    // plain path, answers nothing, and would read the same value back: tell them apart by the answer.
+    if (typeof (wrote?.data as { version?: unknown } | undefined)?.version !== 'number') {
+      await vault.delete(dataPath).catch(() => undefined); // on v1, the write made a plain secret at that path
+      fail(`${config.kvMount}/ answers like KV version 1: a write to ${dataPath} returned no version, so Gloo's ${config.kvMount}/data/... and ${config.kvMount}/metadata/... paths do not exist there — Gloo needs KV v2 (make troubleshoot names it; make step-06 ARGS=--yes upgrades it)`);
+    }
     const back = await vault.read(dataPath).catch((e) => explain('read', e));
     const got = (back?.data as { data?: unknown } | undefined)?.data;
     if (!isDeepStrictEqual(got, value)) fail(`read back ${dataPath}: got ${JSON.stringify(got) ?? 'nothing'}, wrote ${JSON.stringify(value)}${back && !(back.data as Record<string, unknown>)?.data ? ' — the mount answers like KV v1: Gloo needs v2 (make troubleshoot)' : ''}`);

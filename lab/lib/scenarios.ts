@@ -58,6 +58,11 @@ export interface Scenario {
   failsAtLink: number;
   /** The troubleshoot finding that names the cause, or undefined: troubleshoot must say it cannot explain it. */
   troubleshoot: string | undefined;
+  /**
+   * What repairs it in the lab: `make troubleshoot ARGS=--yes` on its own, or only the answer's
+   * commands (troubleshoot cannot know the cause, or its fix is partial or impossible in the lab).
+   */
+  repair: 'troubleshoot' | 'answer';
   break: BreakAction[];
   file: string;
 }
@@ -90,7 +95,7 @@ export function parseScenario(text: string, file: string): Scenario {
     return bad(`not valid YAML (${(e as Error).message.split('\n')[0]})`);
   }
   if (!isObj(doc)) return bad('the file must be a YAML mapping with name, title, symptom, hints, answer, fails-at-link, troubleshoot and break');
-  const allowed = new Set(['name', 'title', 'symptom', 'hints', 'answer', 'fails-at-link', 'troubleshoot', 'break', 'source']);
+  const allowed = new Set(['name', 'title', 'symptom', 'hints', 'answer', 'fails-at-link', 'troubleshoot', 'repair', 'break', 'source']);
   for (const k of Object.keys(doc)) if (!allowed.has(k)) bad(`unknown field "${k}" (allowed: ${[...allowed].join(', ')})`);
   const str = (v: unknown, what: string): string => (typeof v === 'string' && v.trim() ? v.trim() : bad(`${what} must be a non-empty string`));
   const name = str(doc.name, 'name');
@@ -107,6 +112,9 @@ export function parseScenario(text: string, file: string): Scenario {
   if (typeof link !== 'number' || !VERIFY_LINKS[link]) bad(`fails-at-link must be a verify link number, 1 to 5 (${Object.entries(VERIFY_LINKS).map(([n, l]) => `${n} ${l}`).join(', ')})`);
   const ts = str(doc.troubleshoot, 'troubleshoot (a finding id such as trust, or unknown)');
   if (!/^[a-z][a-z0-9-]*$/.test(ts)) bad(`troubleshoot "${ts}" must be a finding id (lower-case, e.g. trust) or unknown`);
+  const repair = doc.repair ?? (ts === 'unknown' ? 'answer' : 'troubleshoot');
+  if (repair !== 'troubleshoot' && repair !== 'answer') bad(`repair must be troubleshoot (make troubleshoot ARGS=--yes repairs it) or answer (only the answer's commands do)`);
+  if (repair === 'troubleshoot' && ts === 'unknown') bad('repair: troubleshoot needs a troubleshoot finding: troubleshoot cannot repair what it does not know (use repair: answer)');
   if (!Array.isArray(doc.break) || !doc.break.length) bad('break must be a non-empty list of actions (aws:, vault: or moto-enforcement:)');
   const actions = (doc.break as unknown[]).map((a, i) => parseAction(a, `break[${i + 1}]`, bad));
   return {
@@ -117,6 +125,7 @@ export function parseScenario(text: string, file: string): Scenario {
     answer: { explanation: str(answer.explanation, 'answer.explanation'), commands },
     failsAtLink: link as number,
     troubleshoot: ts === 'unknown' ? undefined : ts,
+    repair: repair as 'troubleshoot' | 'answer',
     break: actions,
     file,
   };

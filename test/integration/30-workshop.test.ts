@@ -1,12 +1,11 @@
 // Workshop scenarios against the real lab (docs/WORKSHOP.md): after a full flow,
-// each scenario's break makes verify fail at the link it names, its answer
-// commands (typed as a participant would: aws and vault CLIs) repair it, verify
-// passes again and a plan finds nothing left to change. The command line
-// (lab/bin/break) is exercised end to end on one scenario.
-//
-// Not yet here (issue 16, phase B): troubleshoot naming each cause (after the
-// troubleshoot refactor), and the scenario whose failing link the runbook
-// cannot show yet — see GAPS.
+// each scenario's break makes verify fail at the link it names; troubleshoot's
+// diagnose() names the scenario's finding (or, for one marked unknown, says it
+// cannot explain the failure); then what the YAML's `repair` says repairs it —
+// `make troubleshoot ARGS=--yes` (step 13 with --yes), or the answer's commands
+// (typed as a participant would: aws and vault CLIs) where troubleshoot cannot
+// repair alone — verify passes again and a plan finds nothing left to change.
+// The command line (lab/bin/break) is exercised end to end on one scenario.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import path from 'node:path';
@@ -16,6 +15,9 @@ import { loadSteps } from '../../lib/steps.js';
 import { formatError, VerificationError } from '../../lib/errors.js';
 import { step as s09 } from '../../runbook/09-vault-role.js';
 import { step as s12 } from '../../runbook/12-verify.js';
+import { diagnose, step as s13 } from '../../runbook/13-troubleshoot.js';
+import { makeCtx } from '../../lib/run.js';
+import { State } from '../../lib/state.js';
 import { teardownSteps } from '../../runbook/teardown.js';
 import { readLabConfig, setMotoEnforcement, setVaultEnforcement } from '../../lab/lib/lab.js';
 import { BUILTIN_SCENARIOS_DIR, breakLab, loadScenarios, resolveScenario, runAnswer, scenarioVars, type Scenario } from '../../lab/lib/scenarios.js';
@@ -24,13 +26,6 @@ import { ensureSharedProvider, ensureVaultServerRole, nameVars, setup, type Test
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
-/**
- * Scenarios whose break is real but whose failing link the runbook's verify cannot show yet:
- *  - kv-v1: link 5 writes <mount>/data/... and reads it back, which a KV v1 mount stores as a
- *    plain path, so the link passes; it needs to tell v1 from v2 (a v2 write answers with a version).
- * For it the break and the answer are still proven below.
- */
-const GAPS = new Set(['kv-v1']);
 const hasAwsCli = spawnSync('aws', ['--version'], { encoding: 'utf8' }).status === 0;
 
 let t: TestSetup;
@@ -59,6 +54,13 @@ async function repairWithAnswer(s: Scenario): Promise<void> {
   assert.not.match(output, lab().vaultToken, 'the root token is never printed');
 }
 
+/** What `make troubleshoot` finds, read only (a dry run's context: nothing is applied). */
+async function findings(): Promise<{ id: string; title: string }[]> {
+  const ctx = makeCtx(t.config, new State(t.config.stateFile, t.config, false), 'dry-run', false);
+  await ctx.reach();
+  return (await diagnose(ctx)).found.map((d) => d.finding);
+}
+
 async function healthyAgain(s: Scenario): Promise<void> {
   const v = await run([s12], t.config);
   assert.is(v.error, undefined, `${s.name}: verify after the answer\n${v.output}`);
@@ -70,7 +72,7 @@ async function healthyAgain(s: Scenario): Promise<void> {
 for (const s of scenarios) {
   const needsAws = s.answer.commands.some((c) => /(^|\s|;)aws\s/.test(c));
   const define = needsAws && !hasAwsCli ? test.skip : test;
-  define(`${s.name}: the break makes verify fail at link ${s.failsAtLink}; the answer's commands repair it${GAPS.has(s.name) ? ' (failing link: see GAPS)' : ''}`, async () => {
+  define(`${s.name}: the break makes verify fail at link ${s.failsAtLink}; troubleshoot ${s.troubleshoot ? `names ${s.troubleshoot}` : 'says it cannot explain it'}; ${s.repair === 'troubleshoot' ? 'troubleshoot --yes' : "the answer's commands"} repair it`, async () => {
     const logs: string[] = [];
     const broken = await breakLab(s.name, { config: t.config, lab: lab(), log: (l) => logs.push(l) });
     assert.is(logs.length, broken.break.length, logs.join('\n'));
@@ -80,13 +82,25 @@ for (const s of scenarios) {
         const w = await run([s09], t.config);
         assert.match(formatError(w.error).text, /unable to resolve ARN .* to internal ID/, w.output);
       }
-      if (!GAPS.has(s.name)) {
-        const v = await run([s12], t.config);
-        assert.instance(v.error, VerificationError, v.output);
-        assert.match(formatError(v.error).text, `link ${s.failsAtLink} (`, v.output);
-        for (let n = 1; n < s.failsAtLink; n++) assert.match(v.output, new RegExp(`ok\\s+${n} `), `link ${n} still holds`);
+      const v = await run([s12], t.config);
+      assert.instance(v.error, VerificationError, v.output);
+      assert.match(formatError(v.error).text, `link ${s.failsAtLink} (`, v.output);
+      for (let n = 1; n < s.failsAtLink; n++) assert.match(v.output, new RegExp(`ok\\s+${n} `), `link ${n} still holds`);
+      const found = await findings();
+      const said = found.map((f) => `${f.id}: ${f.title}`).join('\n');
+      if (s.troubleshoot) {
+        assert.ok(found.some((f) => f.id === s.troubleshoot), `${s.name}: troubleshoot names ${s.troubleshoot}; it said:\n${said}`);
+      } else {
+        assert.equal(found.map((f) => f.id), ['unknown'], `${s.name}: troubleshoot must not claim a known cause; it said:\n${said}`);
+        assert.match(found[0]!.title, `verify fails at link ${s.failsAtLink} `);
+        assert.match(found[0]!.title, 'troubleshoot does not know');
       }
-      await repairWithAnswer(s);
+      if (s.repair === 'troubleshoot') {
+        const fixed = await run([s13], t.config, { yes: true });
+        assert.is(fixed.error, undefined, `${s.name}: make troubleshoot ARGS=--yes\n${fixed.output}`);
+      } else {
+        await repairWithAnswer(s);
+      }
     } finally {
       await setMotoEnforcement(false, lab());
       setVaultEnforcement(false, lab().labDir);
