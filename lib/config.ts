@@ -40,6 +40,8 @@ export interface Config {
   rootKey: string;
   edgeVersion: string;
   edition: Edition;
+  /** GLOO_LICENSE_KEY: the gloo-ee chart's license_key (a secret; required for enterprise). */
+  licenseKey: string | undefined;
   valuesFile: string;
   stateFile: string;
   kubeconfig: string | undefined;
@@ -68,18 +70,19 @@ export const VARIABLES: { name: string; default: string; doc: string }[] = [
   { name: 'VAULT_SERVER_ROLE_NAME', default: 'vault-server-${CLUSTER_NAME}', doc: 'IAM role for the Vault server (iam:GetRole, iam:GetUser)' },
   { name: 'VAULT_SERVER_POLICY_NAME', default: 'vault-server-${CLUSTER_NAME}', doc: 'inline policy name on the Vault server role' },
   { name: 'VAULT_K8S_NAMESPACE', default: 'vault', doc: 'namespace of the Vault server' },
-  { name: 'VAULT_SERVICE_ACCOUNT', default: 'vault', doc: 'service account of the Vault server' },
+  { name: 'VAULT_SERVICE_ACCOUNT', default: 'vault', doc: 'service account of the Vault server (trusted by its IAM role; set as the Vault chart\'s server.serviceAccount.name)' },
   { name: 'IAM_SERVER_ID_HEADER_VALUE', default: 'vault.gloo.example.com', doc: 'X-Vault-AWS-IAM-Server-ID value Vault requires on logins' },
   { name: 'VAULT_ADDR', default: 'http://127.0.0.1:8200', doc: 'where the runbook reaches Vault' },
   { name: 'VAULT_TOKEN', default: '', doc: 'Vault token for steps 05-09 (secret; never printed)' },
-  { name: 'VAULT_ADDRESS', default: 'http://vault-internal.vault:8200', doc: 'where Gloo reaches Vault (goes into the Helm values)' },
+  { name: 'VAULT_ADDRESS', default: 'http://vault-internal.${VAULT_K8S_NAMESPACE}:8200', doc: 'where Gloo reaches Vault (goes into the Helm values); the default is the Vault chart\'s service in VAULT_K8S_NAMESPACE' },
   { name: 'VAULT_AWS_ENDPOINT_URL', default: '${AWS_ENDPOINT_URL}', doc: 'AWS endpoint as the Vault server reaches it (emulators only)' },
   { name: 'VAULT_KV_MOUNT', default: 'dev', doc: 'KV v2 mount Gloo reads (its pathPrefix)' },
   { name: 'VAULT_POLICY_NAME', default: 'dev', doc: 'Vault policy bound to the AWS auth role' },
   { name: 'VAULT_AUTH_MOUNT', default: 'aws', doc: 'mount path of the AWS auth method' },
   { name: 'GLOO_ROOT_KEY', default: 'gloo', doc: 'Gloo rootKey under the KV mount' },
-  { name: 'EDGE_VERSION', default: 'v1.16.x', doc: 'Gloo Edge chart version (>= 1.15.3 or >= 1.16.0-beta7 for keyless IRSA)' },
+  { name: 'EDGE_VERSION', default: 'v1.16.x', doc: 'Gloo Edge chart version, at least the first with Vault token renewal: 1.15.19, 1.16.0 (v1.16.x: Helm picks the newest 1.16 patch, all have it) or 1.17.0-beta2' },
   { name: 'GLOO_EDITION', default: 'oss', doc: '`oss` (chart gloo/gloo) or `enterprise` (values nested under gloo:)' },
+  { name: 'GLOO_LICENSE_KEY', default: '', doc: 'Gloo Edge Enterprise license key, required when GLOO_EDITION=enterprise (goes into the gloo-ee values as license_key; secret; never printed)' },
   { name: 'GLOO_VALUES_FILE', default: '.state/helm-overrides-${CLUSTER_NAME}.yaml', doc: 'where step 10 writes the Helm overrides' },
   { name: 'STATE_FILE', default: '.state/state.json', doc: 'where step outputs are kept (0600, no secrets)' },
   { name: 'KUBECONFIG', default: '', doc: 'kubeconfig for steps 04 and 11' },
@@ -99,22 +102,44 @@ export function partitionOf(region: string): Config['partition'] {
   return 'aws';
 }
 
-/** Pure: the release that first accepts keyless IRSA in Gloo's Vault source (solo-io/gloo PR #8533). */
+/**
+ * The first release of each line where Gloo renews its Vault token and logs in again
+ * (found in solo-io/gloo's changelog: v1.15.19/vault-auth-renewal.yaml,
+ * v1.16.0-rc3/vault-token-renewal.yaml, v1.17.0-beta2/vault-token-renewal.yaml). Without
+ * renewal Gloo loses Vault access when the token's 24h max TTL ends. Keyless IRSA
+ * (PR #8533: 1.15.3, 1.16.0-beta7) is older, so renewal is the binding minimum.
+ */
+export const EDGE_RENEWAL_MINIMUM: Record<string, string> = { '1.15': '1.15.19', '1.16': '1.16.0-rc3', '1.17': '1.17.0-beta2' };
+
+/** Pure: prerelease order for beta/rc tags (beta < rc < release). */
+function preRank(pre: string | undefined): number | undefined {
+  if (!pre) return Infinity;
+  const m = /^(beta|rc)(\d+)$/.exec(pre);
+  if (!m) return undefined;
+  return (m[1] === 'rc' ? 1000 : 0) + Number(m[2]);
+}
+
+/**
+ * Pure: why EDGE_VERSION cannot be used, or undefined. A patch of `x` means the newest
+ * release of that minor (what Helm picks for --version 1.16.x): accepted when that line
+ * has renewal at all, and the minimum patch is then in the docs and this message.
+ */
 export function edgeVersionProblem(v: string): string | undefined {
   const m = /^v?(\d+)\.(\d+)\.(x|\*|\d+)(?:-(.+))?$/.exec(v);
   if (!m) return `EDGE_VERSION "${v}" is not a version like v1.16.0 or v1.16.x`;
   const [major, minor] = [Number(m[1]), Number(m[2])];
   const patch = m[3] === 'x' || m[3] === '*' ? Infinity : Number(m[3]);
   const pre = m[4];
-  const reason = 'keyless IRSA needs Gloo Edge >= 1.15.3 or >= 1.16.0-beta7 (solo-io/gloo PR #8533): set EDGE_VERSION to v1.16.x or later';
-  if (major > 1) return undefined;
-  if (minor < 15) return `EDGE_VERSION ${v} is too old: ${reason}`;
-  if (minor === 15) return patch >= 3 && !pre ? undefined : `EDGE_VERSION ${v} is too old: ${reason}`;
-  if (minor === 16 && patch === 0 && pre) {
-    const beta = /^beta(\d+)$/.exec(pre);
-    if (!beta || Number(beta[1]) < 7) return `EDGE_VERSION ${v} is too old: ${reason}`;
-  }
-  return undefined;
+  const tooOld = `EDGE_VERSION ${v} has no Vault token renewal, so Gloo would lose Vault access when its token's 24h max TTL ends: set EDGE_VERSION to v1.16.x (renewal arrived in v1.15.19, v1.16.0 and v1.17.0-beta2)`;
+  if (major !== 1) return major > 1 ? undefined : tooOld;
+  if (minor < 15) return tooOld;
+  if (minor >= 18) return undefined;
+  const [, minPatchText, minPre] = /^\d+\.\d+\.(\d+)(?:-(.+))?$/.exec(EDGE_RENEWAL_MINIMUM[`1.${minor}`]!)!;
+  const minPatch = Number(minPatchText);
+  if (patch !== minPatch) return patch > minPatch ? undefined : tooOld;
+  const rank = preRank(pre);
+  if (rank === undefined) return tooOld;
+  return rank >= preRank(minPre)! ? undefined : tooOld;
 }
 
 function checkUrl(name: string, value: string | undefined, problems: string[], opts: { https?: boolean } = {}): void {
@@ -185,6 +210,10 @@ export function parseConfig(env: Record<string, string | undefined>): { config: 
   const edition = (get('GLOO_EDITION') ?? 'oss') as Edition;
   if (edition !== 'oss' && edition !== 'enterprise') problems.push(`GLOO_EDITION "${edition}" is not one of oss, enterprise`);
 
+  const licenseKey = get('GLOO_LICENSE_KEY');
+  addSecret(licenseKey);
+  if (edition === 'enterprise' && !licenseKey) problems.push('GLOO_LICENSE_KEY is not set but GLOO_EDITION=enterprise needs it, as the gloo-ee chart does not install without license_key: set GLOO_LICENSE_KEY to your Gloo Edge Enterprise license key, or GLOO_EDITION to oss');
+
   const edgeVersion = get('EDGE_VERSION') ?? 'v1.16.x';
   const ev = edgeVersionProblem(edgeVersion);
   if (ev) problems.push(ev);
@@ -195,7 +224,7 @@ export function parseConfig(env: Record<string, string | undefined>): { config: 
   checkUrl('VAULT_AWS_ENDPOINT_URL', get('VAULT_AWS_ENDPOINT_URL'), problems);
   const vaultAddr = get('VAULT_ADDR') ?? 'http://127.0.0.1:8200';
   checkUrl('VAULT_ADDR', vaultAddr, problems);
-  const vaultAddressForGloo = get('VAULT_ADDRESS') ?? 'http://vault-internal.vault:8200';
+  const vaultAddressForGloo = get('VAULT_ADDRESS') ?? `http://vault-internal.${vaultK8sNamespace}:8200`;
   checkUrl('VAULT_ADDRESS', vaultAddressForGloo, problems);
   const oidcIssuer = get('OIDC_ISSUER');
   checkUrl('OIDC_ISSUER', oidcIssuer, problems, { https: true });
@@ -255,6 +284,7 @@ export function parseConfig(env: Record<string, string | undefined>): { config: 
     rootKey,
     edgeVersion,
     edition,
+    licenseKey,
     valuesFile: get('GLOO_VALUES_FILE') ?? `.state/helm-overrides-${clusterName}.yaml`,
     stateFile: get('STATE_FILE') ?? '.state/state.json',
     kubeconfig: get('KUBECONFIG'),

@@ -27,6 +27,8 @@ export interface GlooValuesInput {
   roleArn: string;
   /** The service accounts to annotate, as chart keys (gloo, discovery). */
   serviceAccounts: string[];
+  /** Enterprise only: the gloo-ee chart's top-level license_key (a secret). */
+  licenseKey?: string | undefined;
 }
 
 export function glooValuesInput(config: Config, roleArn: string): GlooValuesInput {
@@ -42,10 +44,14 @@ export function glooValuesInput(config: Config, roleArn: string): GlooValuesInpu
     rootKey: config.rootKey,
     roleArn,
     serviceAccounts: config.serviceAccounts,
+    ...(config.edition === 'enterprise' ? { licenseKey: config.licenseKey } : {}),
   };
 }
 
-/** Pure: the overrides exactly as SPEC §10 lays them out; Enterprise nests them under `gloo:`. */
+/**
+ * Pure: the overrides exactly as SPEC §10 lays them out; Enterprise nests them under `gloo:`
+ * and adds the gloo-ee chart's top-level `license_key`, without which it does not install.
+ */
 export function glooValues(i: GlooValuesInput): Record<string, unknown> {
   const vault: Record<string, unknown> = {
     address: i.vaultAddress,
@@ -65,7 +71,8 @@ export function glooValues(i: GlooValuesInput): Record<string, unknown> {
   for (const sa of i.serviceAccounts) {
     values[sa] = { serviceAccount: { extraAnnotations: { [ROLE_ANNOTATION]: i.roleArn } } };
   }
-  return i.edition === 'enterprise' ? { gloo: values } : values;
+  if (i.edition !== 'enterprise') return values;
+  return { ...(i.licenseKey ? { license_key: i.licenseKey } : {}), gloo: values };
 }
 
 /** Pure: the file written by step 10. */

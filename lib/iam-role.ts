@@ -9,6 +9,7 @@ import { recordCreated, type Ctx, type Action } from './step.js';
 import { isNotFound, send } from './aws.js';
 import { awsCli, TAGS } from './aws-cli.js';
 import { heredoc } from './shell.js';
+import { IAM_EVENTUAL_WHY, untilVisible } from './eventual.js';
 import { jsonDiff } from './diff.js';
 import { parsePolicyDocument, roleArn, sameDocument, serialize, type PolicyDocument } from './iam-documents.js';
 
@@ -36,12 +37,15 @@ export function updateTrustCommands(ctx: Pick<Ctx, 'config'>, name: string, trus
   return [heredoc(trustFile(name), trust), awsCli(ctx.config, 'iam', 'update-assume-role-policy', '--role-name', name, '--policy-document', `file://${trustFile(name)}`)];
 }
 
-/** IAM is eventually consistent: wait until GetRole sees a new role. */
+/** IAM is eventually consistent: wait (bounded, shown) until GetRole sees a new role. */
 async function waitForRole(ctx: Ctx, name: string): Promise<void> {
-  for (let i = 0; i < 20; i++) {
-    if (await getRole(ctx, name)) return;
-    await new Promise((r) => setTimeout(r, Math.min(250 * 2 ** i, 3000)));
-  }
+  await untilVisible(() => getRole(ctx, name), {
+    what: `IAM role ${name}`,
+    why: IAM_EVENTUAL_WHY,
+    service: 'iam',
+    action: 'GetRole',
+    fix: 'IAM made it but does not show it yet; run the step again in a minute',
+  });
 }
 
 /** The action that makes role `name` exist with exactly `trust`; records the ARN through onArn. */

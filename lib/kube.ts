@@ -121,3 +121,46 @@ export async function portForward(ns: string, target: string, localPort: number 
     },
   };
 }
+
+/** `kubectl create token` arrived in kubectl 1.24. */
+export const KUBECTL_CREATE_TOKEN_MIN = { major: 1, minor: 24 };
+
+/** Pure: the client version from `kubectl version --client -o json` (minor may read "24+" on vendor builds). */
+export function parseKubectlClientVersion(json: string): { major: number; minor: number; gitVersion: string } | undefined {
+  let v: { clientVersion?: { major?: string; minor?: string; gitVersion?: string } };
+  try {
+    v = JSON.parse(json) as typeof v;
+  } catch {
+    return undefined;
+  }
+  const c = v?.clientVersion;
+  const git = /^v?(\d+)\.(\d+)\./.exec(c?.gitVersion ?? '');
+  const major = Number.parseInt(c?.major ?? git?.[1] ?? '', 10);
+  const minor = Number.parseInt(c?.minor ?? git?.[2] ?? '', 10);
+  if (!Number.isInteger(major) || !Number.isInteger(minor)) return undefined;
+  return { major, minor, gitVersion: c?.gitVersion ?? `v${major}.${minor}` };
+}
+
+/** Pure: why this kubectl cannot run `kubectl create token`, or undefined. */
+export function kubectlCreateTokenProblem(json: string): string | undefined {
+  const v = parseKubectlClientVersion(json);
+  if (!v) return 'kubectl printed no client version (`kubectl version --client -o json`), and `kubectl create token` needs kubectl 1.24 or newer: install a current kubectl (https://kubernetes.io/docs/tasks/tools) and run again';
+  const { major, minor } = KUBECTL_CREATE_TOKEN_MIN;
+  if (v.major > major || (v.major === major && v.minor >= minor)) return undefined;
+  return `kubectl ${v.gitVersion} is too old for \`kubectl create token\`, which needs kubectl 1.24 or newer: install a current kubectl (https://kubernetes.io/docs/tasks/tools) and run again`;
+}
+
+let kubectlChecked: Promise<void> | undefined;
+
+/** Checks once per process that kubectl can run `kubectl create token`; throws RemoteError('kubectl', 'version', …). */
+export function requireKubectlCreateToken(config?: Pick<Config, 'kubeconfig'>): Promise<void> {
+  kubectlChecked ??= (async () => {
+    const out = await kubectl(['version', '--client', '-o', 'json'], { config, timeoutMs: 15_000 });
+    const problem = kubectlCreateTokenProblem(out);
+    if (problem) throw new RemoteError('kubectl', 'version', problem, 'KubectlTooOld');
+  })();
+  return kubectlChecked.catch((err) => {
+    kubectlChecked = undefined;
+    throw err;
+  });
+}

@@ -9,7 +9,7 @@ const patterns: RegExp[] = [
   /\bhv[sbr]\.[A-Za-z0-9_-]{20,}/g, // Vault service/batch/recovery tokens
   /\b(?:AKIA|ASIA)[0-9A-Z]{16}\b/g, // AWS access key ids (ASIA: temporary)
   /(X-Amz-Security-Token[=:]\s*)[^\s&"']+/gi,
-  /("?(?:secret_?access_?key|secretAccessKey|session_?token|sessionToken|client_token|clientToken|root_token|VAULT_TOKEN|AWS_SECRET_ACCESS_KEY|AWS_SESSION_TOKEN)"?\s*[=:]\s*"?)([^\s"',}]+)/gi,
+  /("?(?:secret_?access_?key|secretAccessKey|session_?token|sessionToken|client_token|clientToken|root_token|VAULT_TOKEN|AWS_SECRET_ACCESS_KEY|AWS_SESSION_TOKEN|license_?key|GLOO_LICENSE_KEY)"?\s*[=:]\s*"?)([^\s"',}]+)/gi,
 ];
 
 /** Register a secret value; short values are ignored (they would mask ordinary words). */

@@ -104,21 +104,24 @@ export function roleDeleteCommand(config: Pick<Config, 'vaultK8sNamespace' | 'au
   return vaultCli(config.vaultK8sNamespace, 'delete', `auth/${config.authMount}/role/${vaultRoleName(config as Config)}`);
 }
 
-/** Helm values for the Vault chart (SPEC §04): dev mode, no injector, and the Vault server's IRSA role. */
+/** Helm values for the Vault chart (SPEC §04): dev mode, no injector, the service account the Vault role trusts, and its IRSA role. */
 export const VAULT_ROLE_ANNOTATION_KEY = 'server.serviceAccount.annotations.eks\\.amazonaws\\.com/role-arn';
+/** The chart names the server's service account after the release unless told: VAULT_SERVICE_ACCOUNT is set explicitly. */
+export const VAULT_SERVICE_ACCOUNT_KEY = 'server.serviceAccount.name';
 
-export function vaultHelmSet(serverRoleArn: string | undefined): Record<string, string> {
+export function vaultHelmSet(serverRoleArn: string | undefined, serviceAccount: string): Record<string, string> {
   return {
     'server.dev.enabled': 'true',
     'injector.enabled': 'false',
+    [VAULT_SERVICE_ACCOUNT_KEY]: serviceAccount,
     ...(serverRoleArn ? { [VAULT_ROLE_ANNOTATION_KEY]: serverRoleArn } : {}),
   };
 }
 
 /** The values `helm get values` would return for the wanted release, for comparison. */
-export function vaultHelmValues(serverRoleArn: string | undefined): Record<string, unknown> {
+export function vaultHelmValues(serverRoleArn: string | undefined, serviceAccount: string): Record<string, unknown> {
   return {
-    server: { dev: { enabled: true }, ...(serverRoleArn ? { serviceAccount: { annotations: { 'eks.amazonaws.com/role-arn': serverRoleArn } } } : {}) },
+    server: { dev: { enabled: true }, serviceAccount: { name: serviceAccount, ...(serverRoleArn ? { annotations: { 'eks.amazonaws.com/role-arn': serverRoleArn } } : {}) } },
     injector: { enabled: false },
   };
 }

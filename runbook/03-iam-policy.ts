@@ -16,6 +16,7 @@ import {
 import { defineStep, recordCreated, type Action, type Ctx } from '../lib/step.js';
 import { deletePolicy, deleteRole } from '../lib/delete.js';
 import { isNotFound, send } from '../lib/aws.js';
+import { sendUntilFound } from '../lib/eventual.js';
 import { awsCli, TAGS } from '../lib/aws-cli.js';
 import { heredoc, raw } from '../lib/shell.js';
 import { jsonDiff } from '../lib/diff.js';
@@ -91,7 +92,8 @@ async function attachAction(ctx: Ctx, arn: string, roleExists: boolean): Promise
     change: 'create',
     commands: [awsCli(config, 'iam', 'attach-role-policy', '--role-name', config.roleName, '--policy-arn', arn)],
     apply: async () => {
-      await send(config, ctx.aws.iam, new AttachRolePolicyCommand({ RoleName: config.roleName, PolicyArn: arn }));
+      // The policy (and the role, on a first run) may be seconds old: NoSuchEntity is waited out.
+      await sendUntilFound(config, ctx.aws.iam, new AttachRolePolicyCommand({ RoleName: config.roleName, PolicyArn: arn }), `IAM role ${config.roleName} or policy ${arn}`, 'run steps 02-03 again; if it persists, check that both exist');
     },
   };
 }
@@ -115,7 +117,7 @@ async function vaultServerPolicyAction(ctx: Ctx, roleExists: boolean): Promise<A
     ...(live ? { diff: jsonDiff(live, wanted, 'inline policy') } : {}),
     commands: [heredoc(file, serialize(wanted)), awsCli(config, 'iam', 'put-role-policy', '--role-name', role, '--policy-name', name, '--policy-document', `file://${file}`)],
     apply: async () => {
-      await send(config, ctx.aws.iam, new PutRolePolicyCommand({ RoleName: role, PolicyName: name, PolicyDocument: serialize(wanted) }));
+      await sendUntilFound(config, ctx.aws.iam, new PutRolePolicyCommand({ RoleName: role, PolicyName: name, PolicyDocument: serialize(wanted) }), `IAM role ${role}`, 'run step 03 again; if it persists, check that the role exists');
     },
   };
 }

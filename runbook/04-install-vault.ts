@@ -28,7 +28,7 @@ function serverRoleArn(ctx: Pick<Ctx, 'config' | 'state'>): string | undefined {
 /** Pure: the manual install, as the guide gives it (plus the Vault server's IRSA role). */
 export function installCommands(config: Config, roleArn: string | undefined): string[] {
   const repo = chartRepo(config.vaultHelmChart);
-  const sets = Object.entries(vaultHelmSet(undefined)).map(([k, v]) => ['--set', `${k}=${v}`]);
+  const sets = Object.entries(vaultHelmSet(undefined, config.vaultServiceAccount)).map(([k, v]) => ['--set', `${k}=${v}`]);
   // The annotation key has escaped dots: double quotes keep both the \. and a $VAR.
   const helm = continued(['helm', 'upgrade', '--install', VAULT_RELEASE, config.vaultHelmChart], ['-n', config.vaultK8sNamespace, '--create-namespace'], ...sets)
     + (roleArn ? ` \\\n    --set "${VAULT_ROLE_ANNOTATION_KEY}=${roleArn}"` : '');
@@ -49,13 +49,16 @@ export function flatHelmValues(values: Record<string, unknown>): Record<string, 
     'server.dev.enabled': bool(get('server', 'dev', 'enabled')),
     'injector.enabled': bool(get('injector', 'enabled')),
     'server.serviceAccount.annotations.eks.amazonaws.com/role-arn': get('server', 'serviceAccount', 'annotations', 'eks.amazonaws.com/role-arn'),
+    // Unset, the chart names the service account after the release.
+    'server.serviceAccount.name': get('server', 'serviceAccount', 'name') || VAULT_RELEASE,
   };
 }
 
-function wantedFlat(roleArn: string | undefined): Record<string, unknown> {
+function wantedFlat(roleArn: string | undefined, serviceAccount: string): Record<string, unknown> {
   return {
     'server.dev.enabled': true,
     'injector.enabled': false,
+    'server.serviceAccount.name': serviceAccount,
     ...(roleArn ? { 'server.serviceAccount.annotations.eks.amazonaws.com/role-arn': roleArn } : {}),
   };
 }
@@ -71,7 +74,7 @@ async function installAction(ctx: Ctx): Promise<Action> {
   const release = await helmRelease(VAULT_RELEASE, ns, config);
   let diff: string | undefined;
   if (release) {
-    diff = fieldDiff(flatHelmValues(await helmValues(VAULT_RELEASE, ns, config)), wantedFlat(roleArn));
+    diff = fieldDiff(flatHelmValues(await helmValues(VAULT_RELEASE, ns, config)), wantedFlat(roleArn, config.vaultServiceAccount));
     if (!diff && release.status === 'deployed') return { what, change: 'none', note: `${release.chart}, ${release.status}` };
   }
   log.warn(DEV_MODE_WARNING);
@@ -83,7 +86,7 @@ async function installAction(ctx: Ctx): Promise<Action> {
     commands: installCommands(config, roleArn),
     apply: async () => {
       await ensureChartRepo(config.vaultHelmChart, config);
-      await helmUpgradeInstall({ release: VAULT_RELEASE, chart: config.vaultHelmChart, namespace: ns, set: vaultHelmSet(roleArn), extra: ['--wait', '--timeout', '10m'], config });
+      await helmUpgradeInstall({ release: VAULT_RELEASE, chart: config.vaultHelmChart, namespace: ns, set: vaultHelmSet(roleArn, config.vaultServiceAccount), extra: ['--wait', '--timeout', '10m'], config });
       await kubectl(['wait', '--for=condition=Ready', `pod/${VAULT_POD}`, '-n', ns, '--timeout=300s'], { config });
       recordCreated(ctx, { kind: 'helm-release', namespace: ns, release: VAULT_RELEASE });
     },

@@ -10,6 +10,7 @@ import { fieldDiff } from '../lib/diff.js';
 import { AUTH_DESCRIPTION, liveRole, roleCommand, roleDeleteCommand, rolePayload, roleWanted } from '../lib/vault-documents.js';
 import { requireAuthMount } from '../lib/vault-reach.js';
 import { getRole } from '../lib/iam-role.js';
+import { IAM_EVENTUAL_WHY, untilVisible, vaultArnNotYetVisible } from '../lib/eventual.js';
 import { deleteVaultObject } from '../lib/delete.js';
 import { main } from '../lib/run.js';
 import { isMain } from '../lib/main.js';
@@ -77,7 +78,15 @@ export const step = defineStep({
     if (live && !diff) return [{ what, change: 'none', note: `bound to ${roleArn}, policy ${config.vaultPolicyName}` }];
     const write = async (): Promise<void> => {
       try {
-        await ctx.vault.write(rolePath(ctx), rolePayload(config, roleArn));
+        // Vault resolves the ARN with its own GetRole: a role made seconds ago may not be visible to it yet.
+        await untilVisible(async () => (await ctx.vault.write(rolePath(ctx), rolePayload(config, roleArn)), true), {
+          what: `IAM role ${roleArn} (as Vault resolves it)`,
+          why: IAM_EVENTUAL_WHY,
+          service: 'vault',
+          action: `POST ${rolePath(ctx)}`,
+          fix: 'check that step 02 made it (make step-02) and run this step again',
+          transient: vaultArnNotYetVisible,
+        });
         if (!live) recordCreated(ctx, { kind: 'vault-role', mount: config.authMount, role: vaultRoleName(config) });
       } catch (err) {
         throw explainGetRoleDenied(err, ctx);

@@ -88,7 +88,10 @@ export const step = defineStep({
       commands: [heredoc(file, wanted)],
       apply: async () => {
         fs.mkdirSync(path.dirname(file), { recursive: true });
-        fs.writeFileSync(file, wanted, { mode: 0o644 });
+        // Enterprise values carry the license key: readable by the owner only.
+        const mode = config.edition === 'enterprise' ? 0o600 : 0o644;
+        fs.writeFileSync(file, wanted, { mode });
+        fs.chmodSync(file, mode);
         if (live === undefined) recordCreated(ctx, { kind: 'file', path: file });
         state.set({ valuesFile: file });
         log.line(`  wrote ${file}`);

@@ -2,6 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { parseConfig, edgeVersionProblem, partitionOf, loadConfig, VARIABLES } from '../lib/config.js';
 import { ConfigError, ExitCode } from '../lib/errors.js';
+import { MASK, redact } from '../lib/redact.js';
 
 const base = { AWS_REGION: 'us-east-1' };
 
@@ -56,6 +57,28 @@ test('every problem is reported at once', () => {
   assert.is(problems.length, 5);
 });
 
+test('VAULT_ADDRESS defaults to the Vault service in VAULT_K8S_NAMESPACE', () => {
+  assert.is(parseConfig({ ...base, VAULT_K8S_NAMESPACE: 'secrets' }).config.vaultAddressForGloo, 'http://vault-internal.secrets:8200');
+  assert.is(parseConfig({ ...base, VAULT_K8S_NAMESPACE: 'secrets', VAULT_ADDRESS: 'http://v:8200' }).config.vaultAddressForGloo, 'http://v:8200');
+  assert.is(VARIABLES.find((v) => v.name === 'VAULT_ADDRESS')!.default, 'http://vault-internal.${VAULT_K8S_NAMESPACE}:8200');
+});
+
+test('GLOO_LICENSE_KEY: required for enterprise (one sentence), a secret, optional for oss', () => {
+  const { problems } = parseConfig({ ...base, GLOO_EDITION: 'enterprise' });
+  assert.equal(problems, ['GLOO_LICENSE_KEY is not set but GLOO_EDITION=enterprise needs it, as the gloo-ee chart does not install without license_key: set GLOO_LICENSE_KEY to your Gloo Edge Enterprise license key, or GLOO_EDITION to oss']);
+  try {
+    loadConfig({ ...base, GLOO_EDITION: 'enterprise' });
+    assert.unreachable();
+  } catch (err) {
+    assert.is((err as ConfigError).exitCode, ExitCode.config);
+  }
+  const ok = parseConfig({ ...base, GLOO_EDITION: 'enterprise', GLOO_LICENSE_KEY: 'lic-key-0123456789' });
+  assert.equal(ok.problems, []);
+  assert.is(ok.config.licenseKey, 'lic-key-0123456789');
+  assert.is(redact('values: license_key: lic-key-0123456789 and GLOO_LICENSE_KEY=lic-key-0123456789'), `values: license_key: ${MASK} and GLOO_LICENSE_KEY=${MASK}`);
+  assert.equal(parseConfig(base).problems, []);
+});
+
 test('loadConfig throws ConfigError with exit code 2', () => {
   try {
     loadConfig({ AWS_REGION: 'us-east-x' });
@@ -73,9 +96,12 @@ test('OIDC_ISSUER must be https without a port', () => {
   assert.equal(parseConfig({ ...base, OIDC_ISSUER: 'https://issuer.example.com/id/X' }).problems, []);
 });
 
-test('EDGE_VERSION: keyless IRSA needs >= 1.15.3 or >= 1.16.0-beta7', () => {
-  for (const ok of ['v1.16.x', 'v1.16.0', '1.15.3', 'v1.16.0-beta7', 'v1.17.2', 'v1.16.0-beta12']) assert.is(edgeVersionProblem(ok), undefined, ok);
-  for (const bad of ['v1.15.2', 'v1.14.9', 'v1.16.0-beta6', 'v1.15.3-beta1']) assert.match(edgeVersionProblem(bad) ?? '', /PR #8533/, bad);
+test('EDGE_VERSION: at least the first release with Vault token renewal (1.15.19, 1.16.0-rc3, 1.17.0-beta2)', () => {
+  const ok = ['v1.16.x', 'v1.16.*', 'v1.16.0', '1.16.0', 'v1.16.0-rc3', 'v1.16.3', 'v1.15.19', 'v1.15.20', 'v1.15.x', 'v1.17.0-beta2', 'v1.17.0-rc1', 'v1.17.x', 'v1.17.2', 'v1.18.0-beta1', 'v2.0.0'];
+  for (const v of ok) assert.is(edgeVersionProblem(v), undefined, v);
+  const bad = ['v1.15.18', 'v1.15.3', 'v1.15.19-beta1', 'v1.16.0-rc2', 'v1.16.0-rc1', 'v1.16.0-beta7', 'v1.16.0-beta28', 'v1.17.0-beta1', 'v1.14.x', 'v0.99.0', 'v1.16.0-foo'];
+  for (const v of bad) assert.match(edgeVersionProblem(v) ?? '', /has no Vault token renewal, so Gloo would lose Vault access when its token's 24h max TTL ends: set EDGE_VERSION to v1\.16\.x/, v);
+  assert.is(edgeVersionProblem('v1.15.3')!.split('. ').length, 1, 'one sentence');
   assert.match(edgeVersionProblem('latest') ?? '', /is not a version/);
 });
 

@@ -42,9 +42,19 @@ test('open source values file parses to exactly the SPEC structure', () => {
   assert.ok(text.startsWith('# '), 'the file says where it comes from');
 });
 
-test('Enterprise nests the same values under gloo:', () => {
-  const text = valuesText(cfg({ GLOO_EDITION: 'enterprise' }), ROLE_ARN);
-  assert.equal(parseValues(text), { gloo: SPEC_OSS });
+test('Enterprise nests the same values under gloo: and adds the chart\'s top-level license_key', () => {
+  const text = valuesText(cfg({ GLOO_EDITION: 'enterprise', GLOO_LICENSE_KEY: 'lic-abc123-secret' }), ROLE_ARN);
+  assert.equal(parseValues(text), { license_key: 'lic-abc123-secret', gloo: SPEC_OSS });
+});
+
+test('open source values never carry a license key, even when one is set', () => {
+  assert.equal(parseValues(valuesText(cfg({ GLOO_LICENSE_KEY: 'lic-abc123-secret' }), ROLE_ARN)), SPEC_OSS);
+});
+
+test('VAULT_ADDRESS follows VAULT_K8S_NAMESPACE into the values unless set', () => {
+  const v = (c: ReturnType<typeof cfg>) => (parseValues(valuesText(c, ROLE_ARN)) as typeof SPEC_OSS).settings.secretOptions.sources[0]!.vault!.address;
+  assert.is(v(cfg({ VAULT_K8S_NAMESPACE: 'secrets' })), 'http://vault-internal.secrets:8200');
+  assert.is(v(cfg({ VAULT_K8S_NAMESPACE: 'secrets', VAULT_ADDRESS: 'https://vault.example.com' })), 'https://vault.example.com');
 });
 
 test('vaultRole is set explicitly, lower-cased as Vault stores it; rootKey only when not the default', () => {

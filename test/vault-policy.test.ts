@@ -1,7 +1,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { glooPolicyHcl, glooPolicyRules, normalizePolicy, samePolicy } from '../lib/vault-policy.js';
-import { clientConfig, clientConfigCommand, liveRole, roleCommand, roleWanted, stsEndpoint, authEnableCommand, kvEnableCommand } from '../lib/vault-documents.js';
+import { clientConfig, clientConfigCommand, liveRole, roleCommand, roleWanted, stsEndpoint, authEnableCommand, kvEnableCommand, vaultHelmSet, vaultHelmValues } from '../lib/vault-documents.js';
+import { vaultServerTrust } from '../lib/iam-documents.js';
 import { installCommands, flatHelmValues } from '../runbook/04-install-vault.js';
 import { policyCommands } from '../runbook/07-vault-policy.js';
 import { fieldDiff } from '../lib/diff.js';
@@ -98,7 +99,24 @@ test('install commands: dev mode, no injector, the Vault server role annotation,
 
 test('helm values compare by the managed keys only', () => {
   const live = flatHelmValues({ server: { dev: { enabled: 'true' }, serviceAccount: { annotations: { 'eks.amazonaws.com/role-arn': 'arn:a' } }, extra: 1 }, injector: { enabled: false } });
-  assert.is(fieldDiff(live, { 'server.dev.enabled': true, 'injector.enabled': false, 'server.serviceAccount.annotations.eks.amazonaws.com/role-arn': 'arn:a' }), '');
+  assert.is(fieldDiff(live, { 'server.dev.enabled': true, 'injector.enabled': false, 'server.serviceAccount.annotations.eks.amazonaws.com/role-arn': 'arn:a', 'server.serviceAccount.name': 'vault' }), '');
+});
+
+test('VAULT_SERVICE_ACCOUNT goes into the Vault chart values as server.serviceAccount.name', () => {
+  const { config: c } = parseConfig({ AWS_REGION: 'us-east-1', VAULT_SERVICE_ACCOUNT: 'vault-irsa' });
+  assert.is(vaultHelmSet('arn:r', c.vaultServiceAccount)['server.serviceAccount.name'], 'vault-irsa');
+  assert.equal(vaultHelmValues('arn:r', 'vault-irsa'), {
+    server: { dev: { enabled: true }, serviceAccount: { name: 'vault-irsa', annotations: { 'eks.amazonaws.com/role-arn': 'arn:r' } } },
+    injector: { enabled: false },
+  });
+  assert.equal(vaultHelmValues(undefined, 'vault').server, { dev: { enabled: true }, serviceAccount: { name: 'vault' } });
+  const helm = installCommands(c, undefined).find((l) => l.startsWith('helm upgrade'))!;
+  assert.ok(helm.includes('--set server.serviceAccount.name=vault-irsa'), helm);
+  // The trust policy names the same service account.
+  assert.match(JSON.stringify(vaultServerTrust(c, 'arn:aws:iam::123456789012:oidc-provider/x', 'x')), /system:serviceaccount:vault:vault-irsa/);
+  // A live release without the value: the chart named the account after the release.
+  assert.is(flatHelmValues({ server: {} })['server.serviceAccount.name'], 'vault');
+  assert.is(flatHelmValues({ server: { serviceAccount: { name: 'other' } } })['server.serviceAccount.name'], 'other');
 });
 
 test('a live role read back (lists, seconds) equals the wanted one', () => {
