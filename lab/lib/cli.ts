@@ -66,7 +66,7 @@ async function main(): Promise<number> {
       printEnv(st.dir);
       return 0;
     case 'install':
-      await install(st.root, st.cache, log, { vaultCli: st.vaultCli });
+      await install(st.root, st.cache, log, { vaultCli: st.vaultCli, awsCli: st.awsCli });
       return 0;
     case 'sa-token':
       await saToken();

@@ -13,6 +13,7 @@ import { acquireLock } from '../../lib/state.js';
 import { LockError } from '../../lib/errors.js';
 import { installMoto } from './install-moto.js';
 import { installVault } from './install-vault.js';
+import { installAwsCli } from './install-awscli.js';
 import type { Log } from './install-common.js';
 import { LabError, MOTO_VERSION, VAULT_VERSION, elapsed } from './settings.js';
 
@@ -21,11 +22,13 @@ export interface Installed {
   vault: string;
   /** The vault CLI (full binary), when LAB_VAULT_CLI=1 asked for it or vault is on PATH. */
   vaultCli?: string;
+  /** The aws CLI (v1, pip), when LAB_AWS_CLI=1 asked for it. */
+  awsCli?: string;
   /** Seconds each tool took to install now (absent when it was cached). */
   took: Record<string, number>;
 }
 
-export async function install(root: string, cache: string, log: Log = (l) => console.log(l), opts: { vaultCli?: boolean } = {}): Promise<Installed> {
+export async function install(root: string, cache: string, log: Log = (l) => console.log(l), opts: { vaultCli?: boolean; awsCli?: boolean } = {}): Promise<Installed> {
   mkdirSync(join(cache, 'logs'), { recursive: true });
   let release: (() => void) | undefined;
   let announced = false;
@@ -46,7 +49,9 @@ export async function install(root: string, cache: string, log: Log = (l) => con
     const moto = await installMoto(root, cache, log);
     const vault = await installVault(root, cache, log);
     const cli = opts.vaultCli ? await installVault(root, cache, log, 'cli') : undefined;
+    const aws = opts.awsCli ? await installAwsCli(cache, log) : undefined;
     const took: Record<string, number> = {};
+    if (aws?.took !== undefined) took.awsCli = aws.took;
     if (moto.took !== undefined) took.moto = moto.took;
     if (vault.took !== undefined) took.vault = vault.took;
     if (cli?.took !== undefined) took.vaultCli = cli.took;
@@ -55,7 +60,7 @@ export async function install(root: string, cache: string, log: Log = (l) => con
       log(`install: done in ${elapsed(t0)}`);
       writeFileSync(join(cache, 'last-install.json'), JSON.stringify({ at: new Date().toISOString(), seconds: took }, null, 2) + '\n');
     }
-    return { motoServer: moto.bin, vault: vault.bin, vaultCli: cli?.bin, took };
+    return { motoServer: moto.bin, vault: vault.bin, vaultCli: cli?.bin, awsCli: aws?.bin, took };
   } finally {
     release();
   }

@@ -70,10 +70,16 @@ function stsCertificates(dir: string, region: string): void {
  * LAB_DIR/bin holds the CLIs the lab built (today: `vault`, with LAB_VAULT_CLI=1), so
  * `eval "$(lab/bin/env)"` can put them on PATH under their usual names.
  */
-function linkTools(dir: string, vaultCli: string | undefined): void {
+function linkTools(dir: string, vaultCli: string | undefined, awsCli?: string): void {
   const bin = join(dir, 'bin');
   mkdirSync(bin, { recursive: true });
-  const link = join(bin, 'vault');
+  linkTool(bin, 'aws', awsCli);
+  linkTool(bin, 'vault', vaultCli);
+}
+
+function linkTool(bin: string, name: string, target: string | undefined): void {
+  const vaultCli = target;
+  const link = join(bin, name);
   // A later `up` without LAB_VAULT_CLI keeps a CLI built before; a dangling link goes.
   if (!vaultCli) {
     if (!existsSync(link)) rmSync(link, { force: true });
@@ -93,12 +99,12 @@ export async function up(st: LabSettings, log: Log): Promise<void> {
     throw new LabError(
       'LAB_MODE=docker is not available yet (the Docker lab with kind, Vault\'s chart and an AWS emulator container is still being built): unset LAB_MODE, or set LAB_MODE=process, to run the lab as local processes',
     );
-  const tools = await install(st.root, st.cache, log, { vaultCli: st.vaultCli });
+  const tools = await install(st.root, st.cache, log, { vaultCli: st.vaultCli, awsCli: st.awsCli });
   const dir = st.dir;
   mkdirSync(join(dir, 'pids'), { recursive: true });
   mkdirSync(join(dir, 'tokens'), { recursive: true });
   mkdirSync(join(dir, 'clusters'), { recursive: true });
-  linkTools(dir, tools.vaultCli);
+  linkTools(dir, tools.vaultCli, tools.awsCli);
   for (const d of ['logs', 'secrets']) {
     mkdirSync(join(dir, d), { recursive: true, mode: 0o700 });
     chmodSync(join(dir, d), 0o700);

@@ -39,6 +39,8 @@ export interface LabSettings {
   mode: string | undefined;
   /** LAB_VAULT_CLI=1: also build the full vault binary, for the CLI (workshops, the pasted reference). */
   vaultCli: boolean;
+  /** LAB_AWS_CLI=1: also install the aws CLI (v1, pip), for the pasted reference. */
+  awsCli: boolean;
 }
 
 /** An expected problem: printed as one sentence, exit 1. */
@@ -93,6 +95,7 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): LabSettings 
     vaultServerRoleName,
     mode,
     vaultCli: env.LAB_VAULT_CLI === '1' || env.LAB_VAULT_CLI === 'true',
+    awsCli: env.LAB_AWS_CLI === '1' || env.LAB_AWS_CLI === 'true',
   };
 }
 
