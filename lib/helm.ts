@@ -2,6 +2,8 @@
 import { $ } from 'zx';
 import type { Config } from './config.js';
 import { kubeError } from './kube.js';
+import { cmd } from './shell.js';
+import { GLOO_CHARTS } from './gloo-values.js';
 
 function env(config?: Pick<Config, 'kubeconfig'>): NodeJS.ProcessEnv {
   return config?.kubeconfig ? { ...process.env, KUBECONFIG: config.kubeconfig } : process.env;
@@ -84,4 +86,10 @@ export async function helmUninstall(release: string, namespace: string, config?:
   if (!(await helmRelease(release, namespace, config))) return false;
   await helm(['uninstall', release, '-n', namespace, '--wait'], config, 10 * 60_000);
   return true;
+}
+
+/** The Gloo chart's repository as a person adds it: before `helm template` (step 10) and the install (step 11). */
+export function glooRepoCommands(config: Pick<Config, 'edition'>): string[] {
+  const c = GLOO_CHARTS[config.edition];
+  return [cmd('helm', 'repo', 'add', c.repo, c.url), cmd('helm', 'repo', 'update', c.repo)];
 }

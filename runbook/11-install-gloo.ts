@@ -13,7 +13,7 @@ import { cmd } from '../lib/shell.js';
 import type { Config } from '../lib/config.js';
 import { GLOO_CHARTS, GLOO_RELEASE, ROLE_ANNOTATION, parseValues } from '../lib/gloo-values.js';
 import { hasKubeCluster, kubectl } from '../lib/kube.js';
-import { helmRelease, helmRepoAdd, helmUpgradeInstall, helmValues } from '../lib/helm.js';
+import { glooRepoCommands, helmRelease, helmRepoAdd, helmUpgradeInstall, helmValues } from '../lib/helm.js';
 import { main } from '../lib/run.js';
 import { isMain } from '../lib/main.js';
 
@@ -23,8 +23,7 @@ export function installCommand(config: Config, file: string): string {
 }
 
 function repoCommands(config: Config): string[] {
-  const c = GLOO_CHARTS[config.edition];
-  return [cmd('helm', 'repo', 'add', c.repo, c.url), cmd('helm', 'repo', 'update', c.repo)];
+  return glooRepoCommands(config);
 }
 
 function rolloutCommand(config: Config): string {
