@@ -69,7 +69,7 @@ lab: lab-up ## the main job: lab up, every step, verify, summary table
 	@$(LAB_ENV) $(TSX) runbook/all.ts --yes $(ARGS)
 
 test: deps ## type check, unit tests and the lab integration tests (starts the lab if needed)
-	@LAB_VAULT_CLI=1 LAB_K8S=1 lab/bin/up
+	@LAB_VAULT_CLI=1 LAB_AWS_CLI=1 LAB_K8S=1 lab/bin/up
 	@$(TSX) test/run.ts $(ARGS)
 
 bench: lab-up ## benchmarks: bench/results.json and a markdown table

@@ -2,6 +2,8 @@
 import { $ } from 'zx';
 import type { Config } from './config.js';
 import { kubeError } from './kube.js';
+import { cmd } from './shell.js';
+import { GLOO_CHARTS } from './gloo-values.js';
 
 function env(config?: Pick<Config, 'kubeconfig'>): NodeJS.ProcessEnv {
   return config?.kubeconfig ? { ...process.env, KUBECONFIG: config.kubeconfig } : process.env;
@@ -114,4 +116,10 @@ export function chartRepo(chart: string): { name: string; url: string } | undefi
 export async function ensureChartRepo(chart: string, config?: Pick<Config, 'kubeconfig'>): Promise<void> {
   const repo = chartRepo(chart);
   if (repo) await helmRepoAdd(repo.name, repo.url, config);
+}
+
+/** The Gloo chart's repository as a person adds it: before `helm template` (step 10) and the install (step 11); none for a local chart (GLOO_HELM_CHART). */
+export function glooRepoCommands(config: Pick<Config, 'glooHelmChart'>): string[] {
+  const r = chartRepo(config.glooHelmChart);
+  return r ? [cmd('helm', 'repo', 'add', r.name, r.url), cmd('helm', 'repo', 'update', r.name)] : [];
 }

@@ -34,6 +34,14 @@ export function raw(text: string): string {
   return text;
 }
 
+/**
+ * `NAME=$(command) && export NAME`: unlike `export NAME=$(command)`, whose status is
+ * export's (0), a failing command fails the line, so a pasted block stops being "fine".
+ */
+export function exportFrom(name: string, command: string): string {
+  return `${name}=$(${command}) && export ${name}`;
+}
+
 /** Write a file with a heredoc; unquoted delimiter so $VARS expand, as in the guide. */
 export function heredoc(file: string, body: string): string {
   return `cat > ${q(file)} <<EOF\n${body.replace(/\n$/, '')}\nEOF`;

@@ -10,10 +10,10 @@ import { callerAccount, clusterIssuer } from '../lib/cluster.js';
 import { deleteOidcProvider } from '../lib/delete.js';
 import { isNotFound, send } from '../lib/aws.js';
 import { awsCli, TAGS } from '../lib/aws-cli.js';
-import { cmd, raw } from '../lib/shell.js';
+import { cmd, exportFrom, q, raw } from '../lib/shell.js';
 import { ConfigError, VerificationError } from '../lib/errors.js';
 import { STS_AUDIENCE, oidcProviderArn, oidcProviderOf } from '../lib/iam-documents.js';
-import { issuerThumbprint } from '../lib/thumbprint.js';
+import { FALLBACK_THUMBPRINT, issuerThumbprint } from '../lib/thumbprint.js';
 import { checkGivenArn } from '../lib/arn-checks.js';
 import { main } from '../lib/run.js';
 import { isMain } from '../lib/main.js';
@@ -32,20 +32,40 @@ export const step = defineStep({
   id: '01',
   name: 'cluster-oidc',
   title: 'Cluster OIDC provider',
-  provides: [{ key: 'account' }, { key: 'partition' }, { key: 'issuer' }, { key: 'oidcProvider' }, { key: 'providerArn' }],
+  // Recovered from live state when the state file lacks them (e.g. the setup was pasted from
+  // docs/RUNBOOK.md by hand, then `make verify`): the same reads check() makes.
+  provides: [
+    { key: 'account', recover: (ctx) => callerAccount(ctx) },
+    { key: 'partition', recover: async (ctx) => ctx.config.partition },
+    { key: 'issuer', recover: (ctx) => clusterIssuer(ctx) },
+    { key: 'oidcProvider', recover: async (ctx) => oidcProviderOf(await clusterIssuer(ctx)) },
+    { key: 'providerArn', recover: async (ctx) => oidcProviderArn(ctx.config.partition, await callerAccount(ctx), oidcProviderOf(await clusterIssuer(ctx))) },
+  ],
 
   reference(v) {
     const c = v.config;
-    const issuerLine = c.oidcIssuer
-      ? `export OIDC_ISSUER=${c.oidcIssuer}`
-      : `export OIDC_ISSUER=$(${awsCli(c, 'eks', 'describe-cluster', '--name', c.clusterName, '--region', c.region, '--query', 'cluster.identity.oidc.issuer', '--output', 'text')})`;
+    const describe = awsCli(c, 'eks', 'describe-cluster', '--name', c.clusterName, '--region', c.region, '--query', 'cluster.identity.oidc.issuer', '--output', 'text');
     return [
-      raw(`export NAMESPACE=${c.namespace}\nexport CLUSTER_NAME=${c.clusterName}\nexport AWS_REGION=${c.region}`),
-      raw(`export ACCOUNT_ID=$(${awsCli(c, 'sts', 'get-caller-identity', '--query', 'Account', '--output', 'text')})`),
-      raw(`${issuerLine}\nexport OIDC_PROVIDER=$(echo "$OIDC_ISSUER" | sed -e 's|^https://||')`),
-      raw('# Associate the provider (eksctl), or create it with the aws CLI below'),
-      cmd('eksctl', 'utils', 'associate-iam-oidc-provider', '--cluster', c.clusterName, '--region', c.region, '--approve'),
-      raw(`# Thumbprint: SHA-1 of the issuer's top CA certificate (AWS ignores it for EKS issuers)\n${createProviderCommand(v, '${THUMBPRINT}')}`),
+      raw([
+        '# The configuration (the table above); aws CLI v1 reads the region only from AWS_DEFAULT_REGION',
+        `export NAMESPACE=${q(c.namespace)}`,
+        `export CLUSTER_NAME=${q(c.clusterName)}`,
+        `export AWS_REGION=${q(c.region)}`,
+        'export AWS_DEFAULT_REGION="$AWS_REGION"',
+        `export VAULT_ADDR=${q(c.vaultAddr)}`,
+      ].join('\n')),
+      exportFrom('ACCOUNT_ID', awsCli(c, 'sts', 'get-caller-identity', '--query', 'Account', '--output', 'text')),
+      raw(`${c.oidcIssuer ? `export OIDC_ISSUER=${q(c.oidcIssuer.replace(/\/$/, ''))}` : exportFrom('OIDC_ISSUER', describe)}\nexport OIDC_PROVIDER=$(echo "$OIDC_ISSUER" | sed -e 's|^https://||')`),
+      raw([
+        "# Thumbprint: SHA-1 of the issuer's top CA certificate; AWS ignores it for EKS issuers, so when the",
+        '# issuer cannot be reached the EKS root CA thumbprint serves (as the runbook does)',
+        'OIDC_HOST=${OIDC_PROVIDER%%/*}',
+        'THUMBPRINT=$(openssl s_client -servername "$OIDC_HOST" -showcerts -connect "$OIDC_HOST:443" </dev/null 2>/dev/null \\',
+        "    | awk '/BEGIN CERTIFICATE/{c=\"\"} {c=c $0 \"\\n\"} /END CERTIFICATE/{last=c} END{printf \"%s\", last}' \\",
+        "    | openssl x509 -fingerprint -sha1 -noout 2>/dev/null | sed 's/.*=//; s/://g' | tr 'A-F' 'a-f')",
+        `export THUMBPRINT=\${THUMBPRINT:-${FALLBACK_THUMBPRINT}}`,
+      ].join('\n')),
+      raw(`# Create the provider; or instead, with eksctl:\n#   ${['eksctl', 'utils', 'associate-iam-oidc-provider', '--cluster', c.clusterName, '--region', c.region, '--approve'].map(q).join(' ')}\n${createProviderCommand(v, '${THUMBPRINT}')}`),
     ];
   },
 

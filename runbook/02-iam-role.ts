@@ -5,7 +5,7 @@ import { deleteRole } from '../lib/delete.js';
 import { VerificationError } from '../lib/errors.js';
 import { checkGivenArn } from '../lib/arn-checks.js';
 import { getRole, roleAction, createRoleCommands } from '../lib/iam-role.js';
-import { raw } from '../lib/shell.js';
+import { exportFrom, raw } from '../lib/shell.js';
 import { awsCli } from '../lib/aws-cli.js';
 import { glooTrust, sameDocument, serialize } from '../lib/iam-documents.js';
 import { main } from '../lib/run.js';
@@ -26,7 +26,7 @@ export const step = defineStep({
     const trust = serialize(glooTrust(c, v.providerArn, v.oidcProvider));
     return [
       ...createRoleCommands({ config: c }, c.roleName, trust, ROLE_DESCRIPTION),
-      raw(`export VAULT_AUTH_ROLE_ARN=$(${awsCli(c, 'iam', 'get-role', '--role-name', c.roleName, '--query', 'Role.Arn', '--output', 'text')})`),
+      raw(exportFrom('VAULT_AUTH_ROLE_ARN', awsCli(c, 'iam', 'get-role', '--role-name', c.roleName, '--query', 'Role.Arn', '--output', 'text'))),
     ];
   },
 

@@ -18,7 +18,7 @@ import { deletePolicy, deleteRole } from '../lib/delete.js';
 import { isNotFound, send } from '../lib/aws.js';
 import { sendUntilFound } from '../lib/eventual.js';
 import { awsCli, TAGS } from '../lib/aws-cli.js';
-import { heredoc, raw } from '../lib/shell.js';
+import { exportFrom, heredoc, raw } from '../lib/shell.js';
 import { jsonDiff } from '../lib/diff.js';
 import { VerificationError } from '../lib/errors.js';
 import { getRole, roleAction, createRoleCommands } from '../lib/iam-role.js';
@@ -133,7 +133,7 @@ export const step = defineStep({
     const c = v.config;
     const out = [
       heredoc(POLICY_FILE, serialize(vaultAuthPolicy(v.roleArn))),
-      raw(`export VAULT_AUTH_POLICY_ARN=$(${awsCli(c, 'iam', 'create-policy', '--policy-name', c.policyName, '--description', POLICY_DESCRIPTION, '--policy-document', `file://${POLICY_FILE}`, '--query', 'Policy.Arn', '--output', 'text')})`),
+      raw(exportFrom('VAULT_AUTH_POLICY_ARN', awsCli(c, 'iam', 'create-policy', '--policy-name', c.policyName, '--description', POLICY_DESCRIPTION, '--policy-document', `file://${POLICY_FILE}`, '--query', 'Policy.Arn', '--output', 'text'))),
       awsCli(c, 'iam', 'attach-role-policy', '--role-name', c.roleName, '--policy-arn', v.policyArn),
     ];
     if (c.vaultServerIdentity === 'role') {
@@ -143,7 +143,7 @@ export const step = defineStep({
         ...createRoleCommands({ config: c }, c.vaultServerRoleName, serialize(vaultServerTrust(c, v.providerArn, v.oidcProvider)), VAULT_ROLE_DESCRIPTION),
         heredoc(file, serialize(vaultServerPolicy())),
         awsCli(c, 'iam', 'put-role-policy', '--role-name', c.vaultServerRoleName, '--policy-name', c.vaultServerPolicyName, '--policy-document', `file://${file}`),
-        raw(`export VAULT_SERVER_ROLE_ARN=$(${awsCli(c, 'iam', 'get-role', '--role-name', c.vaultServerRoleName, '--query', 'Role.Arn', '--output', 'text')})`),
+        raw(exportFrom('VAULT_SERVER_ROLE_ARN', awsCli(c, 'iam', 'get-role', '--role-name', c.vaultServerRoleName, '--query', 'Role.Arn', '--output', 'text'))),
       );
     }
     return out;

@@ -99,7 +99,10 @@ export const step = defineStep({
   title: 'Vault (dev mode: guide and lab only)',
 
   reference(v) {
-    return installCommands(v.config, v.config.vaultServerIdentity === 'role' ? v.vaultServerRoleArn : undefined);
+    return [
+      ...installCommands(v.config, v.config.vaultServerIdentity === 'role' ? v.vaultServerRoleArn : undefined),
+      raw(`# Reach it at VAULT_ADDR (the configuration block), as step 12 does from here\nkubectl port-forward -n ${v.config.vaultK8sNamespace} svc/vault 8200:8200 >/dev/null 2>&1 &`),
+    ];
   },
 
   async check(ctx) {

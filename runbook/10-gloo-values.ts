@@ -9,10 +9,10 @@ import { defineStep, recordCreated, type Ctx } from '../lib/step.js';
 import { deleteFile } from '../lib/delete.js';
 import { VerificationError, RunbookError } from '../lib/errors.js';
 import { textDiff } from '../lib/diff.js';
-import { cmd, heredoc, raw } from '../lib/shell.js';
+import { cmd, heredoc, q, raw } from '../lib/shell.js';
 import { GLOO_RELEASE, checkRendered, glooValues, glooValuesInput, parseManifests, parseValues, renderValues } from '../lib/gloo-values.js';
 import { isDeepStrictEqual } from 'node:util';
-import { ensureChartRepo, hasHelm, helmTemplate } from '../lib/helm.js';
+import { ensureChartRepo, glooRepoCommands, hasHelm, helmTemplate } from '../lib/helm.js';
 import type { Config } from '../lib/config.js';
 import * as log from '../lib/log.js';
 import { main } from '../lib/run.js';
@@ -64,7 +64,8 @@ export const step = defineStep({
   reference(v) {
     const c = v.config;
     return [
-      heredoc(c.valuesFile, valuesText(c, v.roleArn)),
+      raw(`mkdir -p ${q(path.dirname(c.valuesFile))}\n${heredoc(c.valuesFile, valuesText(c, v.roleArn))}`),
+      ...glooRepoCommands(c),
       raw(`# Check what the chart makes of it: Settings with the vault source, both service accounts annotated\n${templateCommand(c, c.valuesFile)} | grep -E 'vaultRole|role-arn'`),
     ];
   },

@@ -13,7 +13,7 @@ import { cmd, raw } from '../lib/shell.js';
 import type { Config } from '../lib/config.js';
 import { GLOO_RELEASE, ROLE_ANNOTATION, parseValues } from '../lib/gloo-values.js';
 import { hasKubeCluster, kubectl } from '../lib/kube.js';
-import { chartRepo, ensureChartRepo, helmRelease, helmUpgradeInstall, helmValues } from '../lib/helm.js';
+import { ensureChartRepo, glooRepoCommands, helmRelease, helmUpgradeInstall, helmValues } from '../lib/helm.js';
 import { main } from '../lib/run.js';
 import { isMain } from '../lib/main.js';
 
@@ -24,8 +24,7 @@ export function installCommand(config: Config, file: string): string {
 
 /** `helm repo add`/`update` for the chart's repository; none for a local chart (GLOO_HELM_CHART). */
 function repoCommands(config: Config): string[] {
-  const r = chartRepo(config.glooHelmChart);
-  return r ? [cmd('helm', 'repo', 'add', r.name, r.url), cmd('helm', 'repo', 'update', r.name)] : [];
+  return glooRepoCommands(config);
 }
 
 function rolloutCommand(config: Config): string {

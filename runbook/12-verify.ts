@@ -10,7 +10,7 @@
 // run with VerificationError (exit 6).
 import { defineStep } from '../lib/step.js';
 import { VerificationError } from '../lib/errors.js';
-import { cmd, raw } from '../lib/shell.js';
+import { cmd, exportFrom, raw } from '../lib/shell.js';
 import { awsCli } from '../lib/aws-cli.js';
 import { STS_AUDIENCE } from '../lib/iam-documents.js';
 import { tokenCommand } from '../lib/web-identity.js';
@@ -29,12 +29,27 @@ export const step = defineStep({
 
   reference(v) {
     const c = v.config;
+    const secret = `${c.rootKey}/gloo.solo.io/v1/Secret/${c.namespace}/${TEST_SECRET}`;
+    const asGloo = 'VAULT_TOKEN="$GLOO_VAULT_TOKEN"';
     return [
-      raw(`# 1 a web-identity token for the gloo service account\nexport TOKEN=$(${cmd(...tokenCommand(c, c.namespace, GLOO_SA))})`),
+      raw(`# 1 a web-identity token for the gloo service account\n${exportFrom('TOKEN', cmd(...tokenCommand(c, c.namespace, GLOO_SA)))}`),
       raw(`# 2 compare its sub/aud with the role's trust policy\necho "$TOKEN" | cut -d. -f2 | base64 -d 2>/dev/null; echo\n${awsCli(c, 'iam', 'get-role', '--role-name', c.roleName, '--query', 'Role.AssumeRolePolicyDocument')}`),
-      raw(`# 3 assume the role with it\n${awsCli(c, 'sts', 'assume-role-with-web-identity', '--role-arn', v.roleArn, '--role-session-name', 'vault-irsa-verify', '--web-identity-token', '$TOKEN')}`),
-      raw(`# 4 log in to Vault as Gloo does (with the credentials from 3 exported as AWS_*)\n${cmd('vault', 'login', `-path=${c.authMount}`, '-method=aws', `header_value=${c.iamServerIdHeader}`, `role=${c.roleName.toLowerCase()}`, `region=${c.region}`)}`),
-      raw(`# 5 write, read and delete a Gloo secret with that token\n${cmd('vault', 'kv', 'put', `-mount=${c.kvMount}`, `${c.rootKey}/gloo.solo.io/v1/Secret/${c.namespace}/${TEST_SECRET}`, `metadata={"name":"${TEST_SECRET}","namespace":"${c.namespace}"}`)}\n${cmd('vault', 'kv', 'get', `-mount=${c.kvMount}`, `${c.rootKey}/gloo.solo.io/v1/Secret/${c.namespace}/${TEST_SECRET}`)}\n${cmd('vault', 'kv', 'metadata', 'delete', `-mount=${c.kvMount}`, `${c.rootKey}/gloo.solo.io/v1/Secret/${c.namespace}/${TEST_SECRET}`)}`),
+      raw([
+        "# 3 assume the role with it: Gloo's temporary AWS credentials (kept apart from your own)",
+        `GLOO_CREDS=$(${awsCli(c, 'sts', 'assume-role-with-web-identity', '--role-arn', v.roleArn, '--role-session-name', 'vault-irsa-verify', '--web-identity-token', '$TOKEN', '--query', 'Credentials.[AccessKeyId,SecretAccessKey,SessionToken]', '--output', 'text')}) \\`,
+        '  && read -r GLOO_AWS_ACCESS_KEY_ID GLOO_AWS_SECRET_ACCESS_KEY GLOO_AWS_SESSION_TOKEN <<< "$GLOO_CREDS"',
+      ].join('\n')),
+      raw([
+        '# 4 log in to Vault as Gloo does, with those credentials; its token is GLOO_VAULT_TOKEN (your VAULT_TOKEN stays yours)',
+        'GLOO_VAULT_TOKEN=$(AWS_ACCESS_KEY_ID="$GLOO_AWS_ACCESS_KEY_ID" AWS_SECRET_ACCESS_KEY="$GLOO_AWS_SECRET_ACCESS_KEY" AWS_SESSION_TOKEN="$GLOO_AWS_SESSION_TOKEN" \\',
+        `  ${cmd('vault', 'login', '-token-only', '-no-store', `-path=${c.authMount}`, '-method=aws', `header_value=${c.iamServerIdHeader}`, `role=${c.roleName.toLowerCase()}`, `region=${c.region}`)}) && export GLOO_VAULT_TOKEN`,
+      ].join('\n')),
+      raw([
+        '# 5 write, read and delete a Gloo secret with that token',
+        `${asGloo} ${cmd('vault', 'kv', 'put', `-mount=${c.kvMount}`, secret, `metadata={"name":"${TEST_SECRET}","namespace":"${c.namespace}"}`)} \\`,
+        `  && ${asGloo} ${cmd('vault', 'kv', 'get', `-mount=${c.kvMount}`, secret)} \\`,
+        `  && ${asGloo} ${cmd('vault', 'kv', 'metadata', 'delete', `-mount=${c.kvMount}`, secret)}`,
+      ].join('\n')),
     ];
   },
 

@@ -288,7 +288,7 @@ export const step = defineStep({
   reference(v) {
     const c = v.config;
     return [
-      `# The guide's implicit deny: the Vault server's identity needs iam:GetRole on the bound role (least privilege)\n${heredoc(`${GETROLE_FIX_POLICY}.json`, serialize(getRoleFixPolicy(v.roleArn)))}\n${awsCli(c, 'iam', 'put-role-policy', '--role-name', '${VAULT_SERVER_IDENTITY_ROLE}', '--policy-name', GETROLE_FIX_POLICY, '--policy-document', `file://${GETROLE_FIX_POLICY}.json`)}`,
+      `# The guide's implicit deny: the Vault server's identity needs iam:GetRole on the bound role (least privilege)\n${c.vaultServerIdentity === 'role' ? `export VAULT_SERVER_IDENTITY_ROLE=${c.vaultServerRoleName}` : 'export VAULT_SERVER_IDENTITY_ROLE="${VAULT_SERVER_IDENTITY_ROLE:?set it to the IAM role of the nodes Vault runs on}"'}\n${heredoc(`${GETROLE_FIX_POLICY}.json`, serialize(getRoleFixPolicy(v.roleArn)))}\n${awsCli(c, 'iam', 'put-role-policy', '--role-name', '${VAULT_SERVER_IDENTITY_ROLE}', '--policy-name', GETROLE_FIX_POLICY, '--policy-document', `file://${GETROLE_FIX_POLICY}.json`)}`,
       awsCli(c, 'iam', 'get-open-id-connect-provider', '--open-id-connect-provider-arn', v.providerArn),
       awsCli(c, 'iam', 'get-role', '--role-name', c.roleName, '--query', 'Role.AssumeRolePolicyDocument'),
       `kubectl exec -n ${c.vaultK8sNamespace} vault-0 -- vault read auth/${c.authMount}/config/client`,

@@ -66,7 +66,7 @@ async function main(): Promise<number> {
       printEnv(st.dir);
       return 0;
     case 'install':
-      await install(st.root, st.cache, log, { vaultCli: st.vaultCli, k8s: st.k8s });
+      await install(st.root, st.cache, log, { vaultCli: st.vaultCli, awsCli: st.awsCli, k8s: st.k8s });
       return 0;
     case 'sa-token':
       await saToken();

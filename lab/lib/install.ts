@@ -13,6 +13,7 @@ import { acquireLock } from '../../lib/state.js';
 import { LockError } from '../../lib/errors.js';
 import { installMoto } from './install-moto.js';
 import { installVault } from './install-vault.js';
+import { installAwsCli } from './install-awscli.js';
 import type { Log } from './install-common.js';
 import { installK8s, type K8sBins } from './k8s-install.js';
 import { LabError, MOTO_VERSION, VAULT_VERSION, elapsed } from './settings.js';
@@ -24,11 +25,13 @@ export interface Installed {
   vaultCli?: string;
   /** The Kubernetes tools (etcd, kube-apiserver, ..., kubectl, helm), when LAB_K8S=1 asked for them. */
   k8s?: K8sBins;
+  /** The aws CLI (v1, pip), when LAB_AWS_CLI=1 asked for it. */
+  awsCli?: string;
   /** Seconds each tool took to install now (absent when it was cached). */
   took: Record<string, number>;
 }
 
-export async function install(root: string, cache: string, log: Log = (l) => console.log(l), opts: { vaultCli?: boolean; k8s?: boolean } = {}): Promise<Installed> {
+export async function install(root: string, cache: string, log: Log = (l) => console.log(l), opts: { vaultCli?: boolean; awsCli?: boolean; k8s?: boolean } = {}): Promise<Installed> {
   mkdirSync(join(cache, 'logs'), { recursive: true });
   let release: (() => void) | undefined;
   let announced = false;
@@ -55,7 +58,9 @@ export async function install(root: string, cache: string, log: Log = (l) => con
           throw new LabError(`the lab's Kubernetes tools (LAB_K8S=1) could not be installed: ${(e as Error).message}`, { cause: e });
         })
       : undefined;
+    const aws = opts.awsCli ? await installAwsCli(cache, log) : undefined;
     const took: Record<string, number> = {};
+    if (aws?.took !== undefined) took.awsCli = aws.took;
     if (moto.took !== undefined) took.moto = moto.took;
     if (vault.took !== undefined) took.vault = vault.took;
     if (cli?.took !== undefined) took.vaultCli = cli.took;
@@ -64,7 +69,7 @@ export async function install(root: string, cache: string, log: Log = (l) => con
       log(`install: done in ${elapsed(t0)}`);
       writeFileSync(join(cache, 'last-install.json'), JSON.stringify({ at: new Date().toISOString(), seconds: took }, null, 2) + '\n');
     }
-    return { motoServer: moto.bin, vault: vault.bin, vaultCli: cli?.bin, k8s, took };
+    return { motoServer: moto.bin, vault: vault.bin, vaultCli: cli?.bin, awsCli: aws?.bin, k8s, took };
   } finally {
     release();
   }

@@ -78,7 +78,7 @@ function stsCertificates(dir: string, region: string): void {
  * LAB_DIR/bin holds the CLIs the lab built (today: `vault`, with LAB_VAULT_CLI=1), so
  * `eval "$(lab/bin/env)"` can put them on PATH under their usual names.
  */
-function linkTools(dir: string, tools: { vault?: string; kubectl?: string; helm?: string }): void {
+function linkTools(dir: string, tools: { vault?: string; aws?: string; kubectl?: string; helm?: string }): void {
   const bin = join(dir, 'bin');
   mkdirSync(bin, { recursive: true });
   for (const [name, target] of Object.entries(tools)) {
@@ -106,12 +106,12 @@ export async function up(st: LabSettings, log: Log): Promise<void> {
     throw new LabError(
       'LAB_MODE=docker is not available yet (the Docker lab with kind, Vault\'s chart and an AWS emulator container is still being built): unset LAB_MODE, or set LAB_MODE=process, to run the lab as local processes',
     );
-  const tools = await install(st.root, st.cache, log, { vaultCli: st.vaultCli, k8s: st.k8s });
+  const tools = await install(st.root, st.cache, log, { vaultCli: st.vaultCli, awsCli: st.awsCli, k8s: st.k8s });
   const dir = st.dir;
   mkdirSync(join(dir, 'pids'), { recursive: true });
   mkdirSync(join(dir, 'tokens'), { recursive: true });
   mkdirSync(join(dir, 'clusters'), { recursive: true });
-  linkTools(dir, { vault: tools.vaultCli, kubectl: tools.k8s?.kubectl, helm: tools.k8s?.helm });
+  linkTools(dir, { vault: tools.vaultCli, aws: tools.awsCli, kubectl: tools.k8s?.kubectl, helm: tools.k8s?.helm });
   for (const d of ['logs', 'secrets']) {
     mkdirSync(join(dir, d), { recursive: true, mode: 0o700 });
     chmodSync(join(dir, d), 0o700);

@@ -51,6 +51,8 @@ export interface LabSettings {
   /** LAB_K8S=1: also run a Kubernetes API (etcd, kube-apiserver, IRSA webhook, controllers, kwok) and Helm. */
   k8s: boolean;
   k8sPorts: LabK8sPorts;
+  /** LAB_AWS_CLI=1: also install the aws CLI (v1, pip), for the pasted reference. */
+  awsCli: boolean;
 }
 
 /** An expected problem: printed as one sentence, exit 1. */
@@ -130,6 +132,7 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): LabSettings 
       webhook: port(env, 'LAB_K8S_WEBHOOK_PORT', 8444),
       kwok: port(env, 'LAB_K8S_KWOK_PORT', 8445),
     },
+    awsCli: env.LAB_AWS_CLI === '1' || env.LAB_AWS_CLI === 'true',
   };
 }
 
