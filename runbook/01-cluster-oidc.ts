@@ -39,7 +39,15 @@ export const step = defineStep({
     { key: 'partition', recover: async (ctx) => ctx.config.partition },
     { key: 'issuer', recover: (ctx) => clusterIssuer(ctx) },
     { key: 'oidcProvider', recover: async (ctx) => oidcProviderOf(await clusterIssuer(ctx)) },
-    { key: 'providerArn', recover: async (ctx) => oidcProviderArn(ctx.config.partition, await callerAccount(ctx), oidcProviderOf(await clusterIssuer(ctx))) },
+    {
+      key: 'providerArn',
+      // Recovered only when the provider exists: otherwise the step that needs it names this one.
+      recover: async (ctx) => {
+        const arn = oidcProviderArn(ctx.config.partition, await callerAccount(ctx), oidcProviderOf(await clusterIssuer(ctx)));
+        const live = await send(ctx.config, ctx.aws.iam, new GetOpenIDConnectProviderCommand({ OpenIDConnectProviderArn: arn }), ['NoSuchEntityException', 'NoSuchEntity']);
+        return isNotFound(live) ? undefined : arn;
+      },
+    },
   ],
 
   reference(v) {

@@ -21,7 +21,7 @@ import { step as s01 } from '../../runbook/01-cluster-oidc.js';
 import { step as s02 } from '../../runbook/02-iam-role.js';
 import { step as s03 } from '../../runbook/03-iam-policy.js';
 import { ensureCluster, lab, labConfig, mutating, run } from '../helpers/lab.js';
-import { ConfigError } from '../../lib/errors.js';
+import { ConfigError, PrerequisiteError } from '../../lib/errors.js';
 import { parsePolicyDocument, sameDocument, trustPolicy, vaultAuthPolicy } from '../../lib/iam-documents.js';
 import type { Config } from '../../lib/config.js';
 
@@ -150,6 +150,15 @@ test('lost state is recovered from IAM (GetRole) instead of failing', async () =
   const r = await run([s03], fresh);
   assert.is(r.error, undefined, r.output);
   assert.match(r.output, 'recovered roleArn from live state');
+});
+
+test('step 02 on a cluster whose OIDC provider does not exist names step 01 (exit 3), creating nothing', async () => {
+  const before = await names();
+  const cfg = labConfig({ CLUSTER_NAME: 'noprovider-zz', OIDC_ISSUER: 'https://issuer.example.com/id/noprovider' });
+  const r = await run([s02], cfg);
+  assert.instance(r.error, PrerequisiteError, r.output);
+  assert.match((r.error as Error).message, /run `make step-01` first/);
+  assert.equal((await names()).roles.sort(), before.roles.sort());
 });
 
 const bad: [string, Record<string, string>, RegExp][] = [
