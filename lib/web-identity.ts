@@ -6,7 +6,7 @@
 import { $ } from 'zx';
 import type { Config } from './config.js';
 import { RemoteError } from './errors.js';
-import { kubectl, firstLine } from './kube.js';
+import { kubectl, firstLine, requireKubectlForCreateToken } from './kube.js';
 import { addSecret } from './redact.js';
 import { STS_AUDIENCE } from './iam-documents.js';
 
@@ -28,6 +28,7 @@ export async function webIdentityToken(config: Config, namespace: string, servic
   const words = tokenCommand(config, namespace, serviceAccount);
   let out: string;
   if (!config.saTokenCommand) {
+    await requireKubectlForCreateToken(config);
     out = await kubectl(words.slice(1), { config });
   } else {
     try {

@@ -15,6 +15,7 @@ import { cmd, raw } from '../lib/shell.js';
 import type { Config } from '../lib/config.js';
 import { GLOO_RELEASE, ROLE_ANNOTATION, parseValues } from '../lib/gloo-values.js';
 import { hasKubeCluster, kubectl } from '../lib/kube.js';
+import { podIdentityProblems, restartCommand } from '../lib/gloo-pods.js';
 import { chartRepo, ensureChartRepo, helmRelease, helmUpgradeInstall, helmValues } from '../lib/helm.js';
 import { main } from '../lib/run.js';
 import { isMain } from '../lib/main.js';
@@ -65,37 +66,6 @@ async function annotationProblems(config: Config, roleArn: string): Promise<stri
     if (got !== roleArn) problems.push(`service account ${config.namespace}/${sa} has ${ROLE_ANNOTATION}=${got ?? '(none)'}, wanted ${roleArn}`);
   }
   return problems;
-}
-
-interface PodList {
-  items: { metadata: { name: string; deletionTimestamp?: string }; status?: { phase?: string }; spec: { containers: { env?: { name: string; value?: string }[] }[] } }[];
-}
-
-/**
- * The RUNNING pods of each service account's deployment (label gloo=<sa>, as the
- * chart sets it) must carry the IRSA environment EKS's webhook injects at pod
- * creation: AWS_ROLE_ARN = the role and AWS_WEB_IDENTITY_TOKEN_FILE. A pod created
- * before the annotation has neither, whatever the service account says now.
- */
-async function podIdentityProblems(config: Config, roleArn: string): Promise<{ problems: string[]; pods: number }> {
-  const problems: string[] = [];
-  let pods = 0;
-  for (const sa of config.serviceAccounts) {
-    const list = JSON.parse(await kubectl(['get', 'pods', '-n', config.namespace, '-l', `gloo=${sa}`, '-o', 'json'], { config })) as PodList;
-    const running = list.items.filter((p) => p.status?.phase === 'Running' && !p.metadata.deletionTimestamp);
-    if (!running.length) problems.push(`no running pod with label gloo=${sa} in ${config.namespace}`);
-    for (const p of running) {
-      pods++;
-      const env = Object.fromEntries((p.spec.containers[0]?.env ?? []).map((e) => [e.name, e.value]));
-      if (env.AWS_ROLE_ARN !== roleArn) problems.push(`pod ${config.namespace}/${p.metadata.name} runs with AWS_ROLE_ARN=${env.AWS_ROLE_ARN ?? '(none)'}, wanted ${roleArn} (restart it: ${restartCommand(config)})`);
-      else if (!env.AWS_WEB_IDENTITY_TOKEN_FILE) problems.push(`pod ${config.namespace}/${p.metadata.name} has no AWS_WEB_IDENTITY_TOKEN_FILE: is the EKS pod identity webhook running?`);
-    }
-  }
-  return { problems, pods };
-}
-
-function restartCommand(config: Config): string {
-  return cmd('kubectl', 'rollout', 'restart', ...config.serviceAccounts.map((sa) => `deployment/${sa}`), '-n', config.namespace);
 }
 
 /** Pure: the user's values the runbook does not write (dotted paths). */
