@@ -22,8 +22,8 @@ export interface HelmInstall {
   chart: string;
   namespace: string;
   version?: string;
-  /** A values file. */
-  values?: string;
+  /** Values files, in order: later ones win (helm -f merge). */
+  values?: string | string[];
   /** --set key=value pairs. */
   set?: Record<string, string>;
   /** Extra flags, e.g. ['--wait', '--timeout', '5m']. */
@@ -37,7 +37,7 @@ export function helmUpgradeInstallArgs(o: Omit<HelmInstall, 'config'>): string[]
   const args = ['upgrade', '--install', o.release, o.chart, '-n', o.namespace];
   if (o.createNamespace !== false) args.push('--create-namespace');
   if (o.version) args.push('--version', o.version);
-  if (o.values) args.push('-f', o.values);
+  for (const f of [o.values ?? []].flat()) args.push('-f', f);
   for (const [k, v] of Object.entries(o.set ?? {})) args.push('--set', `${k}=${v}`);
   args.push(...(o.extra ?? []));
   return args;

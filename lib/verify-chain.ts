@@ -14,6 +14,8 @@ import { addSecret } from './redact.js';
 import { cmd, raw } from './shell.js';
 import { awsCli } from './aws-cli.js';
 import { tokenCommand, webIdentityToken } from './web-identity.js';
+import { hasKubeCluster, kubectl } from './kube.js';
+import { podIdentityProblems } from './gloo-pods.js';
 import { getRole } from './iam-role.js';
 import { oidcProviderArn, STS_AUDIENCE } from './iam-documents.js';
 import { stsEndpoint } from './vault-documents.js';
@@ -131,7 +133,7 @@ export async function verifyChain(ctx: Ctx, opts: ChainOptions = {}, report: (l:
   }))) return links;
 
   // 5 KV as Gloo
-  await step(5, `Gloo secret ${ns}/${TEST_SECRET} in ${config.kvMount}/ (KV v2)`, async () => {
+  if (!(await step(5, `Gloo secret ${ns}/${TEST_SECRET} in ${config.kvMount}/ (KV v2)`, async () => {
     const vault = new Vault({ vaultAddr, vaultToken: token });
     const dataPath = glooSecretPath(config, ns, TEST_SECRET);
     const value = glooSecret(ns, TEST_SECRET, `${Date.now()}`);
@@ -148,8 +150,30 @@ export async function verifyChain(ctx: Ctx, opts: ChainOptions = {}, report: (l:
     if (!isDeepStrictEqual(got, value)) fail(`read back ${dataPath}: got ${JSON.stringify(got) ?? 'nothing'}, wrote ${JSON.stringify(value)}${back && !(back.data as Record<string, unknown>)?.data ? ' — the mount answers like KV v1: Gloo needs v2 (make troubleshoot)' : ''}`);
     await vault.delete(glooSecretPath(config, ns, TEST_SECRET, 'metadata')).catch((e) => explain('delete', e));
     return `wrote, read back and deleted ${dataPath}`;
-  });
+  }))) return links;
+
+  // 6 the running gloo pod: on a cluster with Gloo installed, the pod itself must run
+  // with the role (the webhook sets AWS_ROLE_ARN at pod creation only). Without a
+  // cluster, or without a gloo deployment there (the lab's plain runs), it is not a link.
+  if (await glooDeployed(ctx, ns, sa)) {
+    await step(6, `running ${sa} pod in ${ns} runs as ${roleArn.split('/').pop()}`, async () => {
+      const pods = await podIdentityProblems(config, roleArn, [sa]);
+      if (pods.problems.length) fail(pods.problems.join('; '));
+      return `${pods.pods} running pod(s) with AWS_ROLE_ARN=${roleArn} and AWS_WEB_IDENTITY_TOKEN_FILE`;
+    });
+  }
   return links;
+}
+
+/** True when a cluster answers and has the gloo deployment in the namespace (never throws). */
+async function glooDeployed(ctx: Ctx, ns: string, sa: string): Promise<boolean> {
+  if (!(await hasKubeCluster(ctx.config))) return false;
+  try {
+    await kubectl(['get', 'deployment', sa, '-n', ns, '-o', 'name'], { config: ctx.config });
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** What Vault is configured with, to explain a refused login (read with VAULT_TOKEN; best effort). */

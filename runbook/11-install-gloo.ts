@@ -4,8 +4,10 @@
 // Kubernetes cluster (the lab) the step says it is skipped, why, and the
 // command that would run.
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
+import { chartVersionOf, isDowngrade, leaves, planValues, type Values } from '../lib/helm-values.js';
 import { defineStep, recordCreated, type Ctx } from '../lib/step.js';
 import { deleteHelmReleases } from '../lib/delete.js';
 import { PrerequisiteError, VerificationError } from '../lib/errors.js';
@@ -13,13 +15,26 @@ import { cmd, raw } from '../lib/shell.js';
 import type { Config } from '../lib/config.js';
 import { GLOO_RELEASE, ROLE_ANNOTATION, parseValues } from '../lib/gloo-values.js';
 import { hasKubeCluster, kubectl } from '../lib/kube.js';
-import { ensureChartRepo, glooRepoCommands, helmRelease, helmUpgradeInstall, helmValues } from '../lib/helm.js';
+import { podIdentityProblems, restartCommand } from '../lib/gloo-pods.js';
+import { chartRepo, ensureChartRepo, glooRepoCommands, helmRelease, helmUpgradeInstall, helmValues } from '../lib/helm.js';
 import { main } from '../lib/run.js';
 import { isMain } from '../lib/main.js';
 
-/** Pure: the install command exactly as a person would type it. */
-export function installCommand(config: Config, file: string): string {
-  return cmd('helm', 'upgrade', '--install', GLOO_RELEASE, config.glooHelmChart, '-n', config.namespace, '--create-namespace', '--version', config.edgeVersion, '--values', file);
+/** Where the manual commands keep the release's user values before an upgrade. */
+export const USER_VALUES_FILE = 'gloo-user-values.yaml';
+
+/**
+ * Pure: the install command exactly as a person would type it. On an existing
+ * release the user's values come first (userFile, from `helm get values`) and the
+ * runbook's file over them: helm merges -f files in order, so the user's other
+ * keys are kept (not --reuse-values: the merge is planned and shown beforehand).
+ */
+export function installCommand(config: Config, file: string, userFile?: string): string {
+  return cmd('helm', 'upgrade', '--install', GLOO_RELEASE, config.glooHelmChart, '-n', config.namespace, '--create-namespace', '--version', config.edgeVersion, ...(userFile ? ['--values', userFile] : []), '--values', file);
+}
+
+function userValuesCommand(config: Config): string {
+  return raw(`${cmd('helm', 'get', 'values', GLOO_RELEASE, '-n', config.namespace, '-o', 'yaml')} > ${USER_VALUES_FILE}`);
 }
 
 /** `helm repo add`/`update` for the chart's repository; none for a local chart (GLOO_HELM_CHART). */
@@ -52,35 +67,10 @@ async function annotationProblems(config: Config, roleArn: string): Promise<stri
   return problems;
 }
 
-interface PodList {
-  items: { metadata: { name: string; deletionTimestamp?: string }; status?: { phase?: string }; spec: { containers: { env?: { name: string; value?: string }[] }[] } }[];
-}
-
-/**
- * The RUNNING pods of each service account's deployment (label gloo=<sa>, as the
- * chart sets it) must carry the IRSA environment EKS's webhook injects at pod
- * creation: AWS_ROLE_ARN = the role and AWS_WEB_IDENTITY_TOKEN_FILE. A pod created
- * before the annotation has neither, whatever the service account says now.
- */
-async function podIdentityProblems(config: Config, roleArn: string): Promise<{ problems: string[]; pods: number }> {
-  const problems: string[] = [];
-  let pods = 0;
-  for (const sa of config.serviceAccounts) {
-    const list = JSON.parse(await kubectl(['get', 'pods', '-n', config.namespace, '-l', `gloo=${sa}`, '-o', 'json'], { config })) as PodList;
-    const running = list.items.filter((p) => p.status?.phase === 'Running' && !p.metadata.deletionTimestamp);
-    if (!running.length) problems.push(`no running pod with label gloo=${sa} in ${config.namespace}`);
-    for (const p of running) {
-      pods++;
-      const env = Object.fromEntries((p.spec.containers[0]?.env ?? []).map((e) => [e.name, e.value]));
-      if (env.AWS_ROLE_ARN !== roleArn) problems.push(`pod ${config.namespace}/${p.metadata.name} runs with AWS_ROLE_ARN=${env.AWS_ROLE_ARN ?? '(none)'}, wanted ${roleArn} (restart it: ${restartCommand(config)})`);
-      else if (!env.AWS_WEB_IDENTITY_TOKEN_FILE) problems.push(`pod ${config.namespace}/${p.metadata.name} has no AWS_WEB_IDENTITY_TOKEN_FILE: is the EKS pod identity webhook running?`);
-    }
-  }
-  return { problems, pods };
-}
-
-function restartCommand(config: Config): string {
-  return cmd('kubectl', 'rollout', 'restart', ...config.serviceAccounts.map((sa) => `deployment/${sa}`), '-n', config.namespace);
+/** Pure: the user's values the runbook does not write (dotted paths). */
+function leavesOutside(live: Values, wanted: Values): string[] {
+  const w = leaves(wanted);
+  return [...leaves(live).keys()].filter((p) => !w.has(p));
 }
 
 /** The role annotation each service account has now (before an upgrade). */
@@ -121,23 +111,47 @@ export const step = defineStep({
       if (ctx.mode === 'dry-run') return [{ what, change: 'create', note: `with ${file}, which step 10 writes`, commands: [...repoCommands(config), installCommand(config, file), rolloutCommand(config)] }];
       throw new PrerequisiteError(`step 11 installs Gloo with the values file ${file}, which step 10 writes: run \`make step-10\` first`, '10');
     }
-    const wanted = parseValues(fs.readFileSync(file, 'utf8'));
+    const wanted = parseValues(fs.readFileSync(file, 'utf8')) as Values;
     const release = await helmRelease(GLOO_RELEASE, config.namespace, config);
-    let note: string | undefined;
+    let live: Values = {};
+    const notes: string[] = [];
+    const diff: string[] = [];
+    let destructive = false;
     if (release) {
-      const same = isDeepStrictEqual(await helmValues(GLOO_RELEASE, config.namespace, config), wanted);
-      if (same && release.status === 'deployed') return [{ what, change: 'none', note: `${release.chart}, ${release.status}, values as in ${file}` }];
-      note = same ? `release is ${release.status}` : `values differ from ${file}`;
+      live = await helmValues(GLOO_RELEASE, config.namespace, config);
+      const plan = planValues(live, wanted);
+      const installed = chartVersionOf(release.chart, 'gloo');
+      const downgrade = isDowngrade(config.edgeVersion, installed);
+      if (isDeepStrictEqual(plan.merged, live) && !downgrade && release.status === 'deployed') {
+        return [{ what, change: 'none', note: `${release.chart}, ${release.status}, values as in ${file}${leavesOutside(live, wanted).length ? `; the user's own values kept: ${leavesOutside(live, wanted).join(', ')}` : ''}` }];
+      }
+      diff.push(...plan.changes, ...plan.dropped.map((d) => `DESTRUCTIVE ${d}`));
+      if (downgrade) diff.push(`DESTRUCTIVE chart version ${installed} -> ${config.edgeVersion}: older than the installed chart`);
+      destructive = plan.dropped.length > 0 || downgrade;
+      if (plan.changes.length || plan.dropped.length) notes.push(`values differ from ${file}; the user's other values are kept`);
+      if (release.status !== 'deployed') notes.push(`release is ${release.status}`);
+      if (downgrade) notes.push(`moves the chart back from ${installed} to ${config.edgeVersion}`);
     }
+    const hasUserValues = Object.keys(live).length > 0;
     return [{
       what,
       change: release ? 'update' : 'create',
-      ...(note ? { note } : {}),
-      commands: [...repoCommands(config), installCommand(config, file), ...(release ? [raw(`# if the role annotation changed: ${restartCommand(config)}`)] : []), rolloutCommand(config)],
+      ...(notes.length ? { note: notes.join('; ') } : {}),
+      ...(diff.length ? { diff: diff.join('\n') } : {}),
+      ...(destructive ? { destructive: true } : {}),
+      commands: [...repoCommands(config), ...(hasUserValues ? [userValuesCommand(config)] : []), installCommand(config, file, hasUserValues ? USER_VALUES_FILE : undefined), ...(release ? [raw(`# if the role annotation changed: ${restartCommand(config)}`)] : []), rolloutCommand(config)],
       apply: async () => {
         const before = release ? await currentAnnotations(config) : [];
         await ensureChartRepo(config.glooHelmChart, config);
-        await helmUpgradeInstall({ release: GLOO_RELEASE, chart: config.glooHelmChart, namespace: config.namespace, version: config.edgeVersion, values: file, extra: ['--wait', '--timeout', '10m'], config });
+        // The user's values first, the runbook's file over them (helm merges -f files in order).
+        const dir = hasUserValues ? fs.mkdtempSync(path.join(os.tmpdir(), 'gloo-user-values-')) : undefined;
+        const userFile = dir ? path.join(dir, 'values.json') : undefined;
+        if (userFile) fs.writeFileSync(userFile, JSON.stringify(live), { mode: 0o600 });
+        try {
+          await helmUpgradeInstall({ release: GLOO_RELEASE, chart: config.glooHelmChart, namespace: config.namespace, version: config.edgeVersion, values: userFile ? [userFile, file] : file, extra: ['--wait', '--timeout', '10m'], config });
+        } finally {
+          if (dir) fs.rmSync(dir, { recursive: true, force: true });
+        }
         if (!release) recordCreated(ctx, { kind: 'helm-release', namespace: config.namespace, release: GLOO_RELEASE });
         // The webhook injects the role at pod creation only: pods made under another
         // (or no) annotation keep their old identity until they are replaced.
