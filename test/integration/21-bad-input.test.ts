@@ -134,7 +134,7 @@ const cases: Case[] = [
   { name: 'VAULT_TOKEN missing', script: '05-enable-aws-auth.ts', env: () => ({ VAULT_TOKEN: undefined }), code: 2, message: /^error: VAULT_TOKEN is not set/ },
   { name: 'VAULT_TOKEN wrong', script: '05-enable-aws-auth.ts', env: () => ({ VAULT_TOKEN: `hvs.${'notarealtoken'.repeat(2)}` }), code: 2, message: /^error: Vault at http:\/\/127\.0\.0\.1:\d+ rejected VAULT_TOKEN \(permission denied on / },
   // ---- state files
-  { name: 'a state file from another cluster', script: '03-iam-policy.ts', files: () => ({ 'state.json': otherClusterState() }), env: () => ({}), code: 3, message: /^error: step 03 \(.*\) needs account, which step 01 produces: run `make step-01` first/ },
+  { name: 'a state file from another cluster', script: '03-iam-policy.ts', files: () => ({ 'state.json': otherClusterState() }), env: () => ({}), code: 3, message: /^error: step 03 \(.*\) needs roleArn, which step 02 produces: run `make step-02` first/ }, // account and provider are recovered from live AWS first
   { name: 'a corrupted state file', script: '02-iam-role.ts', files: () => ({ 'state.json': '{"version": 1, "contexts": {' }), env: () => ({}), code: 2, message: /^error: the state file .*state\.json is not valid JSON: move it aside/ },
   { name: 'a state file of another program', script: '02-iam-role.ts', files: () => ({ 'state.json': JSON.stringify({ version: 3, resources: [] }) }), env: () => ({}), code: 2, message: /^error: the state file .*state\.json is not a vault-irsa-runbook state file \(version 1\)/ },
 ];
