@@ -4,7 +4,7 @@ import {
   AddClientIDToOpenIDConnectProviderCommand,
   CreateOpenIDConnectProviderCommand,
   GetOpenIDConnectProviderCommand,
-} from '@aws-sdk/client-iam';
+} from '../lib/aws-commands.js';
 import { defineStep, liveRefValues, recordCreated, type Action, type RefValues } from '../lib/step.js';
 import { callerAccount, clusterIssuer } from '../lib/cluster.js';
 import { deleteOidcProvider } from '../lib/delete.js';

@@ -12,7 +12,7 @@ import {
   ListAttachedRolePoliciesCommand,
   ListPolicyVersionsCommand,
   PutRolePolicyCommand,
-} from '@aws-sdk/client-iam';
+} from '../lib/aws-commands.js';
 import { defineStep, recordCreated, type Action, type Ctx } from '../lib/step.js';
 import { deletePolicy, deleteRole } from '../lib/delete.js';
 import { isNotFound, send } from '../lib/aws.js';
