@@ -94,7 +94,9 @@ interface Timed {
 
 function exec(cmd: string, args: string[], what: string): Timed {
   const t0 = performance.now();
-  const r = spawnSync(cmd, args, { cwd: root, env, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  // No stdin, as from a terminal user's point of view nothing is piped in: with a socket on
+  // stdin bash (make's recipes, guide.sh) would also read ~/.bashrc, which is not the runbook's time.
+  const r = spawnSync(cmd, args, { cwd: root, env, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, stdio: ['ignore', 'pipe', 'pipe'] });
   const ms = performance.now() - t0;
   if (r.status !== 0) {
     say(`make bench: ${what} failed (exit ${r.status}):\n${r.stdout}\n${r.stderr}`);
