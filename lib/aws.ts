@@ -10,6 +10,7 @@ import type { Config } from './config.js';
 import { recordCall } from './calls.js';
 import { ConfigError, RemoteError, RunbookError } from './errors.js';
 import { DEFERRED, isDeferred } from './aws-commands.js';
+import { ReadCache } from './read-cache.js';
 
 /** What the steps use of a client: send(), which loads the client on first use, and its service id. */
 export type LazyClient<C extends { send: unknown }> = Pick<C, 'send'> & { readonly service: string };
@@ -24,12 +25,21 @@ export interface AwsClients {
  * A client made at its first send(). A stand-in command (lib/aws-commands.ts) becomes the
  * SDK's own command there, from the module that was loaded for the client.
  */
-function lazy<C extends AnyClient>(service: string, load: () => Promise<{ client: C; sdk: Record<string, unknown> }>): LazyClient<C> {
+function lazy<C extends AnyClient>(service: string, cache: ReadCache, load: () => Promise<{ client: C; sdk: Record<string, unknown> }>): LazyClient<C> {
   let loaded: Promise<{ client: C; sdk: Record<string, unknown> }> | undefined;
-  const send = async (command: unknown, ...rest: unknown[]) => {
-    const { client, sdk } = await (loaded ??= load());
-    const real = isDeferred(command) ? new (sdk[command[DEFERRED].name] as new (input: unknown) => unknown)(command.input) : command;
-    return (client.send as (...a: unknown[]) => unknown)(real, ...rest);
+  const send = (command: unknown, ...rest: unknown[]) => {
+    const name = isDeferred(command) ? command[DEFERRED].name : (command as object).constructor.name;
+    const input = (command as { input?: unknown }).input;
+    const call = async () => {
+      const { client, sdk } = await (loaded ??= load());
+      const real = isDeferred(command) ? new (sdk[name] as new (input: unknown) => unknown)(input) : command;
+      return (client.send as (...a: unknown[]) => Promise<unknown>)(real, ...rest);
+    };
+    // A run's reads are kept until its next write (lib/read-cache.ts); a session is not a read to keep.
+    const action = name.replace(/Command$/, '');
+    if (!READ_ONLY.test(action)) return cache.write(call);
+    if (/^AssumeRole/.test(action) || rest.length) return call();
+    return cache.read(`${service} ${action} ${JSON.stringify(input)}`, call);
   };
   return { send: send as unknown as C['send'], service };
 }
@@ -64,16 +74,18 @@ export function awsClients(config: Config, overrides: { credentials?: IAMClient[
     ...(config.awsEndpoint ? { endpoint: config.awsEndpoint } : {}),
     ...(overrides.credentials ? { credentials: overrides.credentials } : {}),
   };
+  // One cache for the three clients: a write to IAM forgets what STS or EKS answered too.
+  const cache = new ReadCache();
   return {
-    iam: lazy('iam', async () => {
+    iam: lazy('iam', cache, async () => {
       const sdk = await import('@aws-sdk/client-iam');
       return { client: instrument(new sdk.IAMClient(common)), sdk };
     }),
-    sts: lazy('sts', async () => {
+    sts: lazy('sts', cache, async () => {
       const sdk = await import('@aws-sdk/client-sts');
       return { client: instrument(new sdk.STSClient(common)), sdk };
     }),
-    eks: lazy('eks', async () => {
+    eks: lazy('eks', cache, async () => {
       const sdk = await import('@aws-sdk/client-eks');
       return { client: instrument(new sdk.EKSClient(common)), sdk };
     }),

@@ -8,6 +8,7 @@ import type { Config } from './config.js';
 import { recordCall } from './calls.js';
 import { ConfigError, RemoteError, RunbookError } from './errors.js';
 import { addSecret } from './redact.js';
+import { ReadCache } from './read-cache.js';
 
 type Json = Record<string, unknown>;
 
@@ -54,6 +55,8 @@ export function describeVaultError(method: string, path: string, err: unknown, a
 export class Vault {
   private clientP: Promise<NodeVault.client> | undefined;
   private readonly token: string;
+  /** Reads are kept until this client's next write (lib/read-cache.ts). */
+  private readonly cache = new ReadCache();
   readonly addr: string;
 
   constructor(config: Pick<Config, 'vaultAddr' | 'vaultToken'>, token: string | undefined = config.vaultToken) {
@@ -80,20 +83,20 @@ export class Vault {
 
   /** GET; undefined when the path does not exist. */
   read(path: string): Promise<Json | undefined> {
-    return this.call('GET', path, (c) => c.read(path), false);
+    return this.cache.read(`GET ${path}`, () => this.call('GET', path, (c) => c.read(path), false));
   }
 
   list(path: string): Promise<Json | undefined> {
-    return this.call('LIST', path, (c) => c.list(path), false);
+    return this.cache.read(`LIST ${path}`, () => this.call('LIST', path, (c) => c.list(path), false));
   }
 
   /** POST; `timeoutMs` for writes Vault answers only after calling AWS itself. */
   write(path: string, data: Json, timeoutMs?: number): Promise<Json | undefined> {
-    return this.call('POST', path, (c) => c.write(path, data, timeoutMs ? { timeout: timeoutMs } : {}), true);
+    return this.cache.write(() => this.call('POST', path, (c) => c.write(path, data, timeoutMs ? { timeout: timeoutMs } : {}), true));
   }
 
   delete(path: string): Promise<Json | undefined> {
-    return this.call('DELETE', path, (c) => c.delete(path), true);
+    return this.cache.write(() => this.call('DELETE', path, (c) => c.delete(path), true));
   }
 
   /** The mount table entry at `<path>/` of sys/auth or sys/mounts. */
@@ -115,7 +118,11 @@ export class Vault {
   }
 
   /** sys/health answers without a token; node-vault hands back its body whatever the status code. */
-  async health(): Promise<{ initialized: boolean; sealed: boolean; version?: string }> {
+  health(): Promise<{ initialized: boolean; sealed: boolean; version?: string }> {
+    return this.cache.read('GET sys/health', () => this.healthCall());
+  }
+
+  private async healthCall(): Promise<{ initialized: boolean; sealed: boolean; version?: string }> {
     const client = await this.client();
     recordCall({ service: 'vault', action: 'GET sys/health', mutating: false });
     let body: { initialized?: unknown; sealed?: boolean; version?: string } | undefined;
