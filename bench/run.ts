@@ -75,6 +75,9 @@ const env: Record<string, string> = {
   VAULT_TOKEN: lab.vaultToken,
   VAULT_AWS_ENDPOINT_URL: lab.stsProxyUrl,
   VAULT_BIN: vaultBin,
+  // Step 12's web-identity token comes from the lab's issuer (lab/bin/sa-token), as in make lab.
+  SA_TOKEN_COMMAND: path.join(root, 'lab', 'bin', 'sa-token'),
+  LAB_DIR: lab.labDir,
   CLUSTER_NAME: CLUSTER,
   VAULT_AUTH_MOUNT: 'aws-bench',
   VAULT_KV_MOUNT: 'kv-bench',
