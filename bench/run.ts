@@ -16,7 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { readLabEnv, readLabConfig } from '../lab/lib/lab.js';
+import { readLabEnv, readLabConfig, labDir } from '../lab/lib/lab.js';
 import { parseConfig } from '../lib/config.js';
 import { loadSteps } from '../lib/steps.js';
 import { runSteps } from '../lib/run.js';
@@ -43,6 +43,10 @@ function need(cmd: string, args: string[], hint: string): string {
 const awsVersion = need('aws', ['--version'], 'install the AWS CLI: `python3 -m pip install --user awscli` (v1), or v2 from https://docs.aws.amazon.com/cli/latest/userguide/getting-started-install.html');
 need('jq', ['--version'], 'install jq (apt-get install jq / brew install jq)');
 const vaultBin = (() => {
+  // The guide needs the full vault CLI: LAB_VAULT_CLI=1 links it as LAB_DIR/bin/vault (the
+  // lab's own server build knows only \`server -dev\` and \`version\`).
+  const cli = path.join(labDir(), 'bin', 'vault');
+  if (fs.existsSync(cli)) return cli;
   try {
     return readLabConfig().vaultBin ?? 'vault';
   } catch {
