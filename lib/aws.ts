@@ -1,17 +1,47 @@
 // AWS SDK v3 clients built from the configuration: endpoint from
 // AWS_ENDPOINT_URL, credentials from the standard chain (AWS_PROFILE included),
 // standard retries. Every call is recorded and every failure becomes one sentence.
-import { IAMClient } from '@aws-sdk/client-iam';
-import { STSClient } from '@aws-sdk/client-sts';
-import { EKSClient } from '@aws-sdk/client-eks';
+// Each client (and the SDK runtime under it) is loaded at its first call: a Vault
+// step never loads the AWS SDK, step 02 never loads EKS.
+import type { IAMClient } from '@aws-sdk/client-iam';
+import type { STSClient } from '@aws-sdk/client-sts';
+import type { EKSClient } from '@aws-sdk/client-eks';
 import type { Config } from './config.js';
 import { recordCall } from './calls.js';
 import { ConfigError, RemoteError, RunbookError } from './errors.js';
+import { DEFERRED, isDeferred } from './aws-commands.js';
+import { ReadCache } from './read-cache.js';
+
+/** What the steps use of a client: send(), which loads the client on first use, and its service id. */
+export type LazyClient<C extends { send: unknown }> = Pick<C, 'send'> & { readonly service: string };
 
 export interface AwsClients {
-  iam: IAMClient;
-  sts: STSClient;
-  eks: EKSClient;
+  iam: LazyClient<IAMClient>;
+  sts: LazyClient<STSClient>;
+  eks: LazyClient<EKSClient>;
+}
+
+/**
+ * A client made at its first send(). A stand-in command (lib/aws-commands.ts) becomes the
+ * SDK's own command there, from the module that was loaded for the client.
+ */
+function lazy<C extends AnyClient>(service: string, cache: ReadCache, load: () => Promise<{ client: C; sdk: Record<string, unknown> }>): LazyClient<C> {
+  let loaded: Promise<{ client: C; sdk: Record<string, unknown> }> | undefined;
+  const send = (command: unknown, ...rest: unknown[]) => {
+    const name = isDeferred(command) ? command[DEFERRED].name : (command as object).constructor.name;
+    const input = (command as { input?: unknown }).input;
+    const call = async () => {
+      const { client, sdk } = await (loaded ??= load());
+      const real = isDeferred(command) ? new (sdk[name] as new (input: unknown) => unknown)(input) : command;
+      return (client.send as (...a: unknown[]) => Promise<unknown>)(real, ...rest);
+    };
+    // A run's reads are kept until its next write (lib/read-cache.ts); a session is not a read to keep.
+    const action = name.replace(/Command$/, '');
+    if (!READ_ONLY.test(action)) return cache.write(call);
+    if (/^AssumeRole/.test(action) || rest.length) return call();
+    return cache.read(`${service} ${action} ${JSON.stringify(input)}`, call);
+  };
+  return { send: send as unknown as C['send'], service };
 }
 
 // Assuming a role makes a session, not a change: it is not a write.
@@ -44,10 +74,21 @@ export function awsClients(config: Config, overrides: { credentials?: IAMClient[
     ...(config.awsEndpoint ? { endpoint: config.awsEndpoint } : {}),
     ...(overrides.credentials ? { credentials: overrides.credentials } : {}),
   };
+  // One cache for the three clients: a write to IAM forgets what STS or EKS answered too.
+  const cache = new ReadCache();
   return {
-    iam: instrument(new IAMClient(common)),
-    sts: instrument(new STSClient(common)),
-    eks: instrument(new EKSClient(common)),
+    iam: lazy('iam', cache, async () => {
+      const sdk = await import('@aws-sdk/client-iam');
+      return { client: instrument(new sdk.IAMClient(common)), sdk };
+    }),
+    sts: lazy('sts', cache, async () => {
+      const sdk = await import('@aws-sdk/client-sts');
+      return { client: instrument(new sdk.STSClient(common)), sdk };
+    }),
+    eks: lazy('eks', cache, async () => {
+      const sdk = await import('@aws-sdk/client-eks');
+      return { client: instrument(new sdk.EKSClient(common)), sdk };
+    }),
   };
 }
 
@@ -109,7 +150,7 @@ export function actionOf(command: object): string {
  */
 export async function send<C extends object>(
   config: Config,
-  client: AnyClient,
+  client: AnyClient | LazyClient<AnyClient>,
   command: C,
   expect: string[] = [],
 ): Promise<OutputOf<C> | { notFound: string }> {
@@ -122,8 +163,9 @@ export async function send<C extends object>(
   }
 }
 
-function serviceOf(client: { config: unknown }): string {
-  const id = (client.config as { serviceId?: string }).serviceId;
+function serviceOf(client: { config?: unknown; service?: string }): string {
+  if (typeof client.service === 'string') return client.service;
+  const id = (client.config as { serviceId?: string } | undefined)?.serviceId;
   return (id ?? 'aws').toLowerCase();
 }
 

@@ -1,8 +1,8 @@
 // Facts about the caller and the cluster that several steps read: the AWS
 // account (sts:GetCallerIdentity) and the cluster's OIDC issuer (EKS
 // DescribeCluster, or OIDC_ISSUER for clusters that are not EKS).
-import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
-import { DescribeClusterCommand } from '@aws-sdk/client-eks';
+import { GetCallerIdentityCommand } from './aws-commands.js';
+import { DescribeClusterCommand } from './aws-commands.js';
 import type { Ctx } from './step.js';
 import { isNotFound, send } from './aws.js';
 import { ConfigError, VerificationError } from './errors.js';

@@ -24,7 +24,7 @@ import {
   ListPolicyVersionsCommand,
   ListRolePoliciesCommand,
   ListRoleTagsCommand,
-} from '@aws-sdk/client-iam';
+} from './aws-commands.js';
 import type { Action, Ctx } from './step.js';
 import type { Resource } from './state.js';
 import { isNotFound, send } from './aws.js';

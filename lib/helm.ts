@@ -1,5 +1,5 @@
 // helm through zx. Failures become RemoteError('helm', …) with one sentence.
-import { $ } from 'zx';
+import { loadZx } from './load-zx.js';
 import type { Config } from './config.js';
 import { kubeError } from './kube.js';
 import { cmd } from './shell.js';
@@ -10,6 +10,7 @@ function env(config?: Pick<Config, 'kubeconfig'>): NodeJS.ProcessEnv {
 }
 
 async function helm(args: string[], config?: Pick<Config, 'kubeconfig'>, timeoutMs?: number): Promise<string> {
+  const $ = await loadZx();
   try {
     return (await $({ env: env(config), quiet: true, ...(timeoutMs ? { timeout: timeoutMs } : {}) })`helm ${args}`).stdout;
   } catch (err) {
@@ -67,6 +68,7 @@ export async function helmValues(release: string, namespace: string, config?: Pi
 
 /** True when the helm binary runs (never throws). */
 export async function hasHelm(): Promise<boolean> {
+  const $ = await loadZx();
   try {
     await $({ quiet: true, timeout: 10_000 })`helm version --short`;
     return true;

@@ -4,8 +4,6 @@
 // replays it against its sts_endpoint. The request builder is deterministic
 // given a signing date, so tests can build the negative cases (header missing,
 // wrong value, present but unsigned).
-import { SignatureV4 } from '@smithy/signature-v4';
-import { Sha256 } from '@aws-crypto/sha256-js';
 import { Vault } from './vault.js';
 import { VerificationError } from './errors.js';
 import { addSecret } from './redact.js';
@@ -58,6 +56,8 @@ export async function buildIamLoginRequest(i: IamLoginInput): Promise<IamLoginRe
     'content-type': 'application/x-www-form-urlencoded; charset=utf-8',
   };
   if (mode === 'signed' && i.serverId !== undefined) headers[SERVER_ID_HEADER.toLowerCase()] = i.serverId;
+  // The signer and its SHA-256 are loaded when a login is built, not with step 12's module.
+  const [{ SignatureV4 }, { Sha256 }] = await Promise.all([import('@smithy/signature-v4'), import('@aws-crypto/sha256-js')]);
   const signer = new SignatureV4({ service: 'sts', region: i.region, sha256: Sha256, credentials: i.credentials, uriEscapePath: true });
   const signed = await signer.sign(
     { method: 'POST', protocol: url.protocol, hostname: url.hostname, ...(url.port ? { port: Number(url.port) } : {}), path, headers, body: GET_CALLER_IDENTITY_BODY },

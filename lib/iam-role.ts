@@ -4,7 +4,7 @@ import {
   CreateRoleCommand,
   GetRoleCommand,
   UpdateAssumeRolePolicyCommand,
-} from '@aws-sdk/client-iam';
+} from './aws-commands.js';
 import { recordCreated, type Ctx, type Action } from './step.js';
 import { isNotFound, send } from './aws.js';
 import { awsCli, TAGS } from './aws-cli.js';

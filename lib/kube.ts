@@ -2,7 +2,8 @@
 // the runbook opens and closes itself. Failures become RemoteError('kubectl', …)
 // with one sentence, never a stack.
 import net from 'node:net';
-import { $, type ProcessPromise } from 'zx';
+import type { ProcessPromise } from 'zx';
+import { loadZx } from './load-zx.js';
 import type { Config } from './config.js';
 import { RemoteError } from './errors.js';
 import { redact } from './redact.js';
@@ -19,6 +20,7 @@ export function firstLine(text: string): string {
 
 /** True when kubectl answers with the current KUBECONFIG (short timeout, never throws). */
 export async function hasKubeCluster(config?: Pick<Config, 'kubeconfig'>, timeoutMs = 5000): Promise<boolean> {
+  const $ = await loadZx();
   try {
     const secs = Math.max(1, Math.ceil(timeoutMs / 1000));
     await $({ env: env(config), quiet: true, nothrow: false, timeout: timeoutMs + 2000 })`kubectl version --request-timeout=${secs}s -o json`;
@@ -30,6 +32,7 @@ export async function hasKubeCluster(config?: Pick<Config, 'kubeconfig'>, timeou
 
 /** Run kubectl with args; returns stdout. Throws RemoteError('kubectl', args[0], …). */
 export async function kubectl(args: string[], opts: { config?: Pick<Config, 'kubeconfig'>; input?: string; timeoutMs?: number } = {}): Promise<string> {
+  const $ = await loadZx();
   try {
     const p = $({ env: env(opts.config), quiet: true, ...(opts.input !== undefined ? { input: opts.input } : {}), ...(opts.timeoutMs ? { timeout: opts.timeoutMs } : {}) })`kubectl ${args}`;
     return (await p).stdout;
@@ -111,6 +114,7 @@ export interface PortForward {
  * target is e.g. `pod/vault-0` or `svc/vault`. localPort 0/undefined picks a free one.
  */
 export async function portForward(ns: string, target: string, localPort: number | undefined, remotePort: number, opts: { config?: Pick<Config, 'kubeconfig'>; timeoutMs?: number; /** Do not keep node alive; killed at process exit if not closed before. */ unref?: boolean } = {}): Promise<PortForward> {
+  const $ = await loadZx();
   const port = localPort || (await freePort());
   const args = ['port-forward', '-n', ns, target, `${port}:${remotePort}`, '--address', '127.0.0.1'];
   const state = { exited: false, stderr: '' };

@@ -10,7 +10,6 @@ import { loadSteps } from './steps.js';
 import { ConfigError, ConfirmationError, ExitCode, PrerequisiteError, RunbookError, formatError } from './errors.js';
 import * as log from './log.js';
 import { liveRefValues, shellRefValues, type Action, type Ctx, type Mode, type Step } from './step.js';
-import { installZxRedaction } from './zx.js';
 import { score } from './check.js';
 
 export interface RunOptions {
@@ -250,7 +249,6 @@ export function formatSummary(results: StepResult[]): string {
 
 /** Entry point of every runbook script: parse, run, print, exit with the right code. */
 export async function main(steps: Step[], argv: string[] = process.argv.slice(2)): Promise<void> {
-  installZxRedaction();
   let results: StepResult[] = [];
   let code = 0;
   let opts: RunOptions | undefined;

@@ -1,6 +1,7 @@
 // Outputs passed between steps (ARNs, issuer, account). Kept per AWS target
 // and cluster so two clusters never mix; never holds a secret; 0600.
 import fs from 'node:fs';
+import { isDeepStrictEqual } from 'node:util';
 import path from 'node:path';
 import crypto from 'node:crypto';
 import os from 'node:os';
@@ -140,6 +141,10 @@ export class State {
     for (const k of Object.keys(patch)) {
       if (SECRET_KEYS.test(k)) throw new Error(`refusing to store "${k}" in the state file: it looks like a secret`);
     }
+    // A no-op run sets what is already there: no write (a write is a rename, which a busy
+    // disk can make take longer than the whole run).
+    const current = this.data.contexts[this.key]?.values as Record<string, unknown> | undefined;
+    if (current && Object.entries(patch).every(([k, v]) => isDeepStrictEqual(current[k], v))) return;
     const ctx = (this.data.contexts[this.key] ??= {
       cluster: this.config.clusterName,
       target: this.key,

@@ -4,10 +4,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Step } from './step.js';
+import { compiled } from './compiled.js';
 
 export const RUNBOOK_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'runbook');
 
 export function stepFiles(dir = RUNBOOK_DIR): string[] {
+  if (compiled && dir === RUNBOOK_DIR) return Object.keys(compiled.steps).sort();
   return fs.readdirSync(dir).filter((f) => /^\d\d-[a-z0-9-]+\.ts$/.test(f)).sort();
 }
 
@@ -17,7 +19,7 @@ export async function loadSteps(opts: { from?: number; to?: number } = {}): Prom
   for (const f of stepFiles()) {
     const n = Number(f.slice(0, 2));
     if (n < (opts.from ?? 1) || n > (opts.to ?? 99)) continue;
-    const mod = (await import(pathToFileURL(path.join(RUNBOOK_DIR, f)).href)) as { step?: Step };
+    const mod = (await (compiled ? compiled.steps[f]!() : import(pathToFileURL(path.join(RUNBOOK_DIR, f)).href))) as { step?: Step };
     if (!mod.step) throw new Error(`${f} exports no \`step\``);
     steps.push(mod.step);
   }

@@ -98,5 +98,6 @@ export function normalizePolicy(text: string): string {
 }
 
 export function samePolicy(live: string, wanted: string): boolean {
-  return normalizePolicy(live) === normalizePolicy(wanted);
+  // Equal text is the same policy: no parsing (the usual no-op re-run).
+  return live === wanted || normalizePolicy(live) === normalizePolicy(wanted);
 }

@@ -1,11 +1,14 @@
 // Vault's HTTP API through node-vault, the same code for a Vault in the
 // cluster (through a port-forward) and for the lab's. Reads return undefined
-// on 404; every request is recorded; failures become one sentence.
-import NodeVault from 'node-vault';
+// on 404; every request is recorded; failures become one sentence. node-vault
+// (and its HTTP stack: request, bluebird, mime-db…) is loaded at the first request,
+// not with every step: print mode and steps that never talk to Vault skip it.
+import type NodeVault from 'node-vault';
 import type { Config } from './config.js';
 import { recordCall } from './calls.js';
 import { ConfigError, RemoteError, RunbookError } from './errors.js';
 import { addSecret } from './redact.js';
+import { ReadCache } from './read-cache.js';
 
 type Json = Record<string, unknown>;
 
@@ -50,19 +53,28 @@ export function describeVaultError(method: string, path: string, err: unknown, a
 }
 
 export class Vault {
-  private readonly client: NodeVault.client;
+  private clientP: Promise<NodeVault.client> | undefined;
+  private readonly token: string;
+  /** Reads are kept until this client's next write (lib/read-cache.ts). */
+  private readonly cache = new ReadCache();
   readonly addr: string;
 
   constructor(config: Pick<Config, 'vaultAddr' | 'vaultToken'>, token: string | undefined = config.vaultToken) {
     this.addr = config.vaultAddr;
     addSecret(token);
-    this.client = NodeVault({ endpoint: config.vaultAddr, token: token ?? '', requestOptions: { timeout: 10_000 } });
+    this.token = token ?? '';
   }
 
-  private async call(method: string, path: string, fn: () => Promise<unknown>, mutating: boolean): Promise<Json | undefined> {
+  /** node-vault's client, made at the first request (a dynamic import). */
+  private client(): Promise<NodeVault.client> {
+    return (this.clientP ??= import('node-vault').then((m) => m.default({ endpoint: this.addr, token: this.token, requestOptions: { timeout: 10_000 } })));
+  }
+
+  private async call(method: string, path: string, fn: (client: NodeVault.client) => Promise<unknown>, mutating: boolean): Promise<Json | undefined> {
+    const client = await this.client();
     recordCall({ service: 'vault', action: `${method} ${path}`, mutating });
     try {
-      return ((await fn()) ?? undefined) as Json | undefined;
+      return ((await fn(client)) ?? undefined) as Json | undefined;
     } catch (err) {
       if ((err as VaultLikeError).response?.statusCode === 404) return undefined;
       throw describeVaultError(method, path, err, this.addr);
@@ -71,20 +83,20 @@ export class Vault {
 
   /** GET; undefined when the path does not exist. */
   read(path: string): Promise<Json | undefined> {
-    return this.call('GET', path, () => this.client.read(path), false);
+    return this.cache.read(`GET ${path}`, () => this.call('GET', path, (c) => c.read(path), false));
   }
 
   list(path: string): Promise<Json | undefined> {
-    return this.call('LIST', path, () => this.client.list(path), false);
+    return this.cache.read(`LIST ${path}`, () => this.call('LIST', path, (c) => c.list(path), false));
   }
 
   /** POST; `timeoutMs` for writes Vault answers only after calling AWS itself. */
   write(path: string, data: Json, timeoutMs?: number): Promise<Json | undefined> {
-    return this.call('POST', path, () => this.client.write(path, data, timeoutMs ? { timeout: timeoutMs } : {}), true);
+    return this.cache.write(() => this.call('POST', path, (c) => c.write(path, data, timeoutMs ? { timeout: timeoutMs } : {}), true));
   }
 
   delete(path: string): Promise<Json | undefined> {
-    return this.call('DELETE', path, () => this.client.delete(path), true);
+    return this.cache.write(() => this.call('DELETE', path, (c) => c.delete(path), true));
   }
 
   /** The mount table entry at `<path>/` of sys/auth or sys/mounts. */
@@ -102,15 +114,20 @@ export class Vault {
 
   /** A login is a POST that changes nothing in configuration. */
   login(path: string, data: Json): Promise<Json | undefined> {
-    return this.call('POST', path, () => this.client.write(path, data), false);
+    return this.call('POST', path, (c) => c.write(path, data), false);
   }
 
   /** sys/health answers without a token; node-vault hands back its body whatever the status code. */
-  async health(): Promise<{ initialized: boolean; sealed: boolean; version?: string }> {
+  health(): Promise<{ initialized: boolean; sealed: boolean; version?: string }> {
+    return this.cache.read('GET sys/health', () => this.healthCall());
+  }
+
+  private async healthCall(): Promise<{ initialized: boolean; sealed: boolean; version?: string }> {
+    const client = await this.client();
     recordCall({ service: 'vault', action: 'GET sys/health', mutating: false });
     let body: { initialized?: unknown; sealed?: boolean; version?: string } | undefined;
     try {
-      body = (await this.client.health({ standbyok: true, requestOptions: { timeout: 5000 } })) as typeof body;
+      body = (await client.health({ standbyok: true, requestOptions: { timeout: 5000 } })) as typeof body;
     } catch (err) {
       throw describeVaultError('GET', 'sys/health', err, this.addr);
     }

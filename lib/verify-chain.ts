@@ -1,8 +1,8 @@
 // The chain Gloo depends on, link by link (step 12 proves it; step 13 names
 // what breaks it): token -> trust -> STS -> Vault login -> KV as Gloo.
 // Each link is ok or failed with the reason; the first broken one ends the chain.
-import { AssumeRoleWithWebIdentityCommand } from '@aws-sdk/client-sts';
-import { GetOpenIDConnectProviderCommand } from '@aws-sdk/client-iam';
+import { AssumeRoleWithWebIdentityCommand } from './aws-commands.js';
+import { GetOpenIDConnectProviderCommand } from './aws-commands.js';
 import { decodeJwt } from 'jose';
 import { isDeepStrictEqual } from 'node:util';
 import type { Ctx } from './step.js';

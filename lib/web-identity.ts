@@ -3,7 +3,7 @@
 // with SA_TOKEN_COMMAND set, `<command> <namespace> <serviceaccount>` with
 // CLUSTER_NAME in its environment (the lab sets it to its own issuer's minter).
 // The token is a secret: registered for redaction at once, never printed.
-import { $ } from 'zx';
+import { loadZx } from './load-zx.js';
 import type { Config } from './config.js';
 import { RemoteError } from './errors.js';
 import { kubectl, firstLine, requireKubectlCreateToken } from './kube.js';
@@ -25,6 +25,7 @@ export function tokenCommand(config: Pick<Config, 'saTokenCommand'>, namespace: 
 }
 
 export async function webIdentityToken(config: Config, namespace: string, serviceAccount: string): Promise<WebIdentityToken> {
+  const $ = await loadZx();
   const words = tokenCommand(config, namespace, serviceAccount);
   let out: string;
   if (!config.saTokenCommand) {

@@ -4,7 +4,7 @@ import {
   AddClientIDToOpenIDConnectProviderCommand,
   CreateOpenIDConnectProviderCommand,
   GetOpenIDConnectProviderCommand,
-} from '@aws-sdk/client-iam';
+} from '../lib/aws-commands.js';
 import { defineStep, liveRefValues, recordCreated, type Action, type RefValues } from '../lib/step.js';
 import { callerAccount, clusterIssuer } from '../lib/cluster.js';
 import { deleteOidcProvider } from '../lib/delete.js';
@@ -15,6 +15,7 @@ import { ConfigError, VerificationError } from '../lib/errors.js';
 import { STS_AUDIENCE, oidcProviderArn, oidcProviderOf } from '../lib/iam-documents.js';
 import { FALLBACK_THUMBPRINT, issuerThumbprint } from '../lib/thumbprint.js';
 import { checkGivenArn } from '../lib/arn-checks.js';
+import { early } from '../lib/early.js';
 import { main } from '../lib/run.js';
 import { isMain } from '../lib/main.js';
 
@@ -79,9 +80,11 @@ export const step = defineStep({
 
   async check(ctx) {
     const { config, state } = ctx;
+    // The account and the cluster's issuer are independent reads: both sent at once.
+    const issuerRead = early(clusterIssuer(ctx));
     const acct = await callerAccount(ctx);
     checkGivenArn(config, acct);
-    const issuer = await clusterIssuer(ctx);
+    const issuer = await issuerRead;
     if (!ISSUER_RE.test(issuer)) {
       throw new ConfigError(`the OIDC issuer "${issuer}" is malformed: it must be an https:// URL without a port or query, e.g. https://oidc.eks.${config.region}.amazonaws.com/id/EXAMPLE`);
     }

@@ -12,7 +12,7 @@ import {
   ListAttachedRolePoliciesCommand,
   ListPolicyVersionsCommand,
   PutRolePolicyCommand,
-} from '@aws-sdk/client-iam';
+} from '../lib/aws-commands.js';
 import { defineStep, recordCreated, type Action, type Ctx } from '../lib/step.js';
 import { deletePolicy, deleteRole } from '../lib/delete.js';
 import { isNotFound, send } from '../lib/aws.js';
@@ -23,6 +23,7 @@ import { jsonDiff } from '../lib/diff.js';
 import { VerificationError } from '../lib/errors.js';
 import { getRole, roleAction, createRoleCommands } from '../lib/iam-role.js';
 import { parsePolicyDocument, policyArn, sameDocument, serialize, vaultAuthPolicy, vaultServerPolicy, vaultServerTrust } from '../lib/iam-documents.js';
+import { early } from '../lib/early.js';
 import { main } from '../lib/run.js';
 import { isMain } from '../lib/main.js';
 
@@ -154,9 +155,19 @@ export const step = defineStep({
     const s = state.values();
     const arn = policyArn(config.partition, s.account!, config.policyName);
     state.set({ policyArn: arn });
-    const roleExists = Boolean(await getRole(ctx, config.roleName));
-    const actions: Action[] = [await policyAction(ctx, arn), await attachAction(ctx, arn, roleExists)];
-    if (config.vaultServerIdentity === 'node') {
+    // Independent reads (the role and the policy's attachment, the policy, the Vault server
+    // role and its policy), sent at once and awaited in the sequential order.
+    const role = early(getRole(ctx, config.roleName));
+    const attach = early(role.then((r) => attachAction(ctx, arn, Boolean(r))));
+    const policy = early(policyAction(ctx, arn));
+    const server = config.vaultServerIdentity === 'node' ? undefined : early((async () => {
+      const trust = vaultServerTrust(config, s.providerArn!, s.oidcProvider!);
+      const roleAct = await roleAction(ctx, config.vaultServerRoleName, trust, VAULT_ROLE_DESCRIPTION, (a) => state.set({ vaultServerRoleArn: a }));
+      return [roleAct, await vaultServerPolicyAction(ctx, roleAct.change !== 'create')];
+    })());
+    await role;
+    const actions: Action[] = [await policy, await attach];
+    if (!server) {
       state.set({ vaultServerRoleArn: undefined });
       actions.push({
         what: `Vault server role ${config.vaultServerRoleName}`,
@@ -165,9 +176,7 @@ export const step = defineStep({
       });
       return actions;
     }
-    const trust = vaultServerTrust(config, s.providerArn!, s.oidcProvider!);
-    const roleAct = await roleAction(ctx, config.vaultServerRoleName, trust, VAULT_ROLE_DESCRIPTION, (a) => state.set({ vaultServerRoleArn: a }));
-    actions.push(roleAct, await vaultServerPolicyAction(ctx, roleAct.change !== 'create'));
+    actions.push(...(await server));
     return actions;
   },
 

@@ -15,7 +15,7 @@ import {
   PutRolePolicyCommand,
   PutUserPolicyCommand,
   UpdateAssumeRolePolicyCommand,
-} from '@aws-sdk/client-iam';
+} from '../lib/aws-commands.js';
 import { defineStep, recordCreated, type Action, type Ctx } from '../lib/step.js';
 import { callerAccount, clusterIssuer } from '../lib/cluster.js';
 import { deleteInlinePolicy, deleteOidcProvider } from '../lib/delete.js';

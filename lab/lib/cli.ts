@@ -4,13 +4,12 @@
 // Expected problems print one sentence and exit 1 (bad input to `break` and `seat`:
 // an unknown scenario or seat, a malformed scenario file, a wrong option: exit 2);
 // anything else is a bug (stack, exit 70).
-import { install } from './install.js';
-import { up, down, status, reset } from './lifecycle.js';
+// The lifecycle, the install and the scenarios (and the AWS SDK, node-vault and yaml
+// under them) are loaded by the verbs that use them: `env`, `seat` and `sa-token`,
+// which make lab, make bench and every step-12 run start, load none of them.
 import { printEnv } from './env.js';
 import { LabNotRunningError, LAB_NOT_RUNNING, mintServiceAccountToken } from './lab.js';
-import { writeSecret } from './aws-setup.js';
 import { LabError, LabInputError, readSettings } from './settings.js';
-import { breakCommand } from './break.js';
 import { seatLines } from './seat.js';
 
 const verb = process.argv[2] ?? '';
@@ -44,7 +43,7 @@ async function saToken(): Promise<void> {
     if (e instanceof LabNotRunningError) throw e;
     throw new LabError((e as Error).message, { cause: e });
   }
-  if (out) writeSecret(out, jwt);
+  if (out) (await import('./aws-setup.js')).writeSecret(out, jwt);
   else process.stdout.write(jwt + '\n');
 }
 
@@ -52,27 +51,27 @@ async function main(): Promise<number> {
   const st = readSettings();
   switch (verb) {
     case 'up':
-      await up(st, log);
+      await (await import('./lifecycle.js')).up(st, log);
       return 0;
     case 'down':
-      await down(st, log);
+      await (await import('./lifecycle.js')).down(st, log);
       return 0;
     case 'status':
-      return (await status(st, log)) ? 0 : 1;
+      return (await (await import('./lifecycle.js')).status(st, log)) ? 0 : 1;
     case 'reset':
-      await reset(st, log);
+      await (await import('./lifecycle.js')).reset(st, log);
       return 0;
     case 'env':
       printEnv(st.dir);
       return 0;
     case 'install':
-      await install(st.root, st.cache, log, { vaultCli: st.vaultCli, awsCli: st.awsCli, k8s: st.k8s });
+      await (await import('./install.js')).install(st.root, st.cache, log, { vaultCli: st.vaultCli, awsCli: st.awsCli, k8s: st.k8s });
       return 0;
     case 'sa-token':
       await saToken();
       return 0;
     case 'break':
-      return breakCommand(args, st, log);
+      return (await import('./break.js')).breakCommand(args, st, log);
     case 'seat':
       process.stdout.write(seatLines(args).join('\n') + '\n');
       return 0;

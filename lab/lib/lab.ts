@@ -13,7 +13,7 @@ import { createHash, createPrivateKey, createPublicKey, randomUUID, type KeyObje
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SignJWT, exportJWK, type JWK } from 'jose';
-import { ownedPid } from './procs.js';
+import { ownedPid, ownedPids } from './procs.js';
 
 export const LAB_NOT_RUNNING = 'the lab is not running: run `make lab-up`';
 export const SERVICES = ['moto', 'issuer', 'sts-proxy', 'vault'] as const;
@@ -110,7 +110,9 @@ export function servicePid(service: Service, dir = labDir()): number | undefined
  */
 export function readLabEnv(dir = labDir()): LabEnv {
   const cfg = readLabConfig(dir);
-  const dead = [...SERVICES, ...(cfg.k8s ? K8S_SERVICES : [])].filter((s) => ownedPid(dir, s) === undefined);
+  const all = [...SERVICES, ...(cfg.k8s ? K8S_SERVICES : [])];
+  const pids = ownedPids(dir, all);
+  const dead = all.filter((s) => pids.get(s) === undefined);
   if (dead.length) throw new LabNotRunningError(`not running: ${dead.join(', ')}`);
   const admin = JSON.parse(readFileSync(join(dir, 'secrets', 'aws-admin.json'), 'utf8')) as {
     accessKeyId: string;

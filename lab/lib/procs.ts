@@ -56,6 +56,41 @@ export function ownedPid(dir: string, name: string): number | undefined {
   return now !== undefined && now.includes(basename(rec.command)) ? rec.pid : undefined;
 }
 
+/** What each pid runs now, from one `ps` for all of them (POSIX -p a,b,c); gone pids are absent. */
+function commandsOf(pids: number[]): Map<number, string> {
+  const out = new Map<number, string>();
+  if (!pids.length) return out;
+  let text = '';
+  try {
+    text = execFileSync('ps', ['-o', 'pid=,command=', '-p', pids.join(',')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  } catch (e) {
+    // ps exits 1 when some pid is gone; what it printed for the others still counts.
+    text = String((e as { stdout?: unknown }).stdout ?? '');
+  }
+  for (const line of text.split('\n')) {
+    const m = /^\s*(\d+)\s+(.*)$/.exec(line);
+    if (m && m[2]!.trim()) out.set(Number(m[1]), m[2]!.trim());
+  }
+  return out;
+}
+
+/**
+ * ownedPid() for several services with one `ps` process instead of one each: the lab's
+ * env, sa-token (every step-12 run) and status check all four services.
+ */
+export function ownedPids(dir: string, names: readonly string[]): Map<string, number | undefined> {
+  const recs = new Map(names.map((n) => [n, readPid(dir, n)] as const));
+  const alive = [...recs.values()].filter((r): r is PidRecord => Boolean(r && isAlive(r.pid)));
+  const cmds = commandsOf(alive.filter((r) => r.command).map((r) => r.pid));
+  const out = new Map<string, number | undefined>();
+  for (const [n, rec] of recs) {
+    if (!rec || !alive.includes(rec)) out.set(n, undefined);
+    else if (!rec.command) out.set(n, rec.pid);
+    else out.set(n, cmds.get(rec.pid)?.includes(basename(rec.command)) ? rec.pid : undefined);
+  }
+  return out;
+}
+
 export interface StartSpec {
   name: string;
   command: string;
