@@ -31,6 +31,9 @@ export function seat(n: number, base = join(LAB_ROOT, '.workshop')): Seat {
       LAB_VAULT_PORT: port(1),
       LAB_ISSUER_PORT: port(2),
       LAB_STS_PROXY_PORT: port(3),
+      // Participants type the guide's vault and aws commands: the lab provides both CLIs.
+      LAB_VAULT_CLI: '1',
+      LAB_AWS_CLI: '1',
     },
   };
 }
