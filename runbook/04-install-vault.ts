@@ -127,7 +127,12 @@ async function podUid(ns: string, config: Config): Promise<string | undefined> {
 async function restartVaultPod(ns: string, config: Config): Promise<void> {
   const before = await podUid(ns, config);
   log.line(`      deleting ${VAULT_POD} in ${ns} (StatefulSet updateStrategy OnDelete) so it starts with the new role`);
-  await kubectl(['delete', 'pod', VAULT_POD, '-n', ns, '--ignore-not-found', '--wait=true'], { config, timeoutMs: 180_000 });
+  try {
+    await kubectl(['delete', 'pod', VAULT_POD, '-n', ns, '--ignore-not-found', '--wait=false'], { config, timeoutMs: 60_000 });
+  } catch (err) {
+    // The StatefulSet may have replaced the pod meanwhile: only a pod still there with the old UID is a failure.
+    if ((await podUid(ns, config)) === before) throw err;
+  }
   const deadline = Date.now() + 180_000;
   for (;;) {
     const uid = await podUid(ns, config);
