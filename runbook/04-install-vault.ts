@@ -10,8 +10,12 @@ import { VAULT_POD, isUnreachable } from '../lib/vault-reach.js';
 import { deleteHelmReleases } from '../lib/delete.js';
 import { chartRepo, ensureChartRepo, helmRelease, helmUpgradeInstall, helmValues } from '../lib/helm.js';
 import { cmd, raw, vaultCli } from '../lib/shell.js';
-import { fieldDiff } from '../lib/diff.js';
-import { DEV_MODE_WARNING, VAULT_ROLE_ANNOTATION_KEY, continued, vaultHelmSet } from '../lib/vault-documents.js';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
+import { chartVersionOf, planValues, type Values } from '../lib/helm-values.js';
+import { DEV_MODE_WARNING, VAULT_ROLE_ANNOTATION_KEY, continued, vaultHelmSet, vaultHelmValues } from '../lib/vault-documents.js';
 import type { Config } from '../lib/config.js';
 import * as log from '../lib/log.js';
 import { main } from '../lib/run.js';
@@ -26,11 +30,11 @@ function serverRoleArn(ctx: Pick<Ctx, 'config' | 'state'>): string | undefined {
 }
 
 /** Pure: the manual install, as the guide gives it (plus the Vault server's IRSA role). */
-export function installCommands(config: Config, roleArn: string | undefined): string[] {
+export function installCommands(config: Config, roleArn: string | undefined, opts: { userFile?: string; version?: string } = {}): string[] {
   const repo = chartRepo(config.vaultHelmChart);
   const sets = Object.entries(vaultHelmSet(undefined, config.vaultServiceAccount)).map(([k, v]) => ['--set', `${k}=${v}`]);
   // The annotation key has escaped dots: double quotes keep both the \. and a $VAR.
-  const helm = continued(['helm', 'upgrade', '--install', VAULT_RELEASE, config.vaultHelmChart], ['-n', config.vaultK8sNamespace, '--create-namespace'], ...sets)
+  const helm = continued(['helm', 'upgrade', '--install', VAULT_RELEASE, config.vaultHelmChart], ['-n', config.vaultK8sNamespace, '--create-namespace'], ...(opts.version ? [['--version', opts.version]] : []), ...(opts.userFile ? [['--values', opts.userFile]] : []), ...sets)
     + (roleArn ? ` \\\n    --set "${VAULT_ROLE_ANNOTATION_KEY}=${roleArn}"` : '');
   return [
     raw(`# WARNING: ${DEV_MODE_WARNING}`),
@@ -54,13 +58,89 @@ export function flatHelmValues(values: Record<string, unknown>): Record<string, 
   };
 }
 
-function wantedFlat(roleArn: string | undefined, serviceAccount: string): Record<string, unknown> {
-  return {
-    'server.dev.enabled': true,
-    'injector.enabled': false,
-    'server.serviceAccount.name': serviceAccount,
-    ...(roleArn ? { 'server.serviceAccount.annotations.eks.amazonaws.com/role-arn': roleArn } : {}),
-  };
+/** Where the manual commands keep the release's user values before an upgrade. */
+export const USER_VALUES_FILE = 'vault-user-values.yaml';
+
+const ROLE_KEY = 'eks.amazonaws.com/role-arn';
+
+function at(v: Values, ...path: string[]): unknown {
+  return path.reduce<unknown>((o, k) => (o && typeof o === 'object' ? (o as Values)[k] : undefined), v);
+}
+
+/** Pure: true when the release's values run Vault in dev mode (memory only). */
+export function isDevMode(values: Values): boolean {
+  const v = at(values, 'server', 'dev', 'enabled');
+  return v === true || v === 'true';
+}
+
+/** Pure: the Vault server role annotation a release's values carry. */
+export function roleAnnotationOf(values: Values): string | undefined {
+  const v = at(values, 'server', 'serviceAccount', 'annotations', ROLE_KEY);
+  return typeof v === 'string' && v ? v : undefined;
+}
+
+export interface VaultReleasePlan {
+  /** Values after the upgrade: the user's with the runbook's over them. */
+  merged: Values;
+  /** Diff lines; destructive ones start with DESTRUCTIVE. */
+  diff: string[];
+  destructive: boolean;
+  /** vault-0 must be deleted (OnDelete) to pick up a new identity. */
+  restart: boolean;
+  /** Nothing to do: no Helm write, no restart. */
+  none: boolean;
+}
+
+/**
+ * Pure: what step 04 does to an existing `vault` release with user values `live`.
+ * Turning dev mode on for a release that is not in dev mode loses its data on the
+ * next restart; a dropped user value too: both destructive. A changed role
+ * annotation needs vault-0 deleted (the chart's StatefulSet updates OnDelete):
+ * automatic in dev mode (memory only), destructive otherwise.
+ */
+export function planVaultRelease(live: Values, roleArn: string | undefined, serviceAccount: string): VaultReleasePlan {
+  const plan = planValues(live, vaultHelmValues(roleArn, serviceAccount));
+  const diff = [...plan.changes];
+  const dev = isDevMode(live);
+  if (!dev) diff.push(`DESTRUCTIVE server.dev.enabled turned on for a release not in dev mode: Vault's storage, HA, TLS and listeners are replaced by an in-memory dev server; its data is lost when vault-0 next restarts`);
+  diff.push(...plan.dropped.map((d) => `DESTRUCTIVE ${d}`));
+  const restart = !!roleArn && roleAnnotationOf(live) !== roleArn;
+  if (restart) {
+    diff.push(dev
+      ? `vault-0 is deleted so it picks up the new role (StatefulSet updates OnDelete; dev mode: in memory, nothing kept)`
+      : `DESTRUCTIVE vault-0 is deleted so it picks up the new role (StatefulSet updates OnDelete): it restarts as configured now`);
+  }
+  const none = isDeepStrictEqual(plan.merged, live) && !restart;
+  return { merged: plan.merged, diff, destructive: !dev || plan.dropped.length > 0 || (restart && !dev), restart, none };
+}
+
+/** The UID of vault-0, or undefined when there is none. */
+async function podUid(ns: string, config: Config): Promise<string | undefined> {
+  try {
+    return JSON.parse(await kubectl(['get', 'pod', VAULT_POD, '-n', ns, '-o', 'json'], { config })).metadata?.uid as string | undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Deletes vault-0 and waits for the StatefulSet to create it again, Ready. */
+async function restartVaultPod(ns: string, config: Config): Promise<void> {
+  const before = await podUid(ns, config);
+  log.line(`      deleting ${VAULT_POD} in ${ns} (StatefulSet updateStrategy OnDelete) so it starts with the new role`);
+  try {
+    await kubectl(['delete', 'pod', VAULT_POD, '-n', ns, '--ignore-not-found', '--wait=false'], { config, timeoutMs: 60_000 });
+  } catch (err) {
+    // The StatefulSet may have replaced the pod meanwhile: only a pod still there with the old UID is a failure.
+    if ((await podUid(ns, config)) === before) throw err;
+  }
+  const deadline = Date.now() + 180_000;
+  for (;;) {
+    const uid = await podUid(ns, config);
+    if (uid && uid !== before) break;
+    if (Date.now() > deadline) throw new RemoteError('kubectl', `get pod ${VAULT_POD}`, `${VAULT_POD} in ${ns} was deleted but the StatefulSet did not create it again within 180 s`);
+    await new Promise((r) => setTimeout(r, 2000));
+  }
+  await kubectl(['wait', '--for=condition=Ready', `pod/${VAULT_POD}`, '-n', ns, '--timeout=300s'], { config, timeoutMs: 320_000 });
 }
 
 async function installAction(ctx: Ctx): Promise<Action> {
@@ -72,23 +152,52 @@ async function installAction(ctx: Ctx): Promise<Action> {
   }
   const what = `Helm release ${VAULT_RELEASE} (${config.vaultHelmChart}, DEV MODE) in namespace ${ns}`;
   const release = await helmRelease(VAULT_RELEASE, ns, config);
-  let diff: string | undefined;
+  let live: Values = {};
+  let plan: VaultReleasePlan | undefined;
+  // On an existing release the chart stays at its installed version: no implicit upgrade, never a downgrade.
+  let version: string | undefined;
   if (release) {
-    diff = fieldDiff(flatHelmValues(await helmValues(VAULT_RELEASE, ns, config)), wantedFlat(roleArn, config.vaultServiceAccount));
-    if (!diff && release.status === 'deployed') return { what, change: 'none', note: `${release.chart}, ${release.status}` };
+    live = await helmValues(VAULT_RELEASE, ns, config);
+    plan = planVaultRelease(live, roleArn, config.vaultServiceAccount);
+    if (plan.none && release.status === 'deployed') return { what, change: 'none', note: `${release.chart}, ${release.status}` };
+    if (chartRepo(config.vaultHelmChart)) version = chartVersionOf(release.chart, 'vault');
   }
   log.warn(DEV_MODE_WARNING);
+  const hasUserValues = Object.keys(live).length > 0;
+  const notes = ['DEV MODE: in memory, unsealed, root token "root", no TLS — guide and lab only'];
+  if (release) notes.push(`upgrades the existing release (${release.chart}, ${release.status}) keeping the user's other values`);
+  const userValuesCmd = raw(`${cmd('helm', 'get', 'values', VAULT_RELEASE, '-n', ns, '-o', 'yaml')} > ${USER_VALUES_FILE}`);
+  const manual = installCommands(config, roleArn, { userFile: hasUserValues ? USER_VALUES_FILE : undefined, version });
+  const helmAt = manual.findIndex((l) => l.startsWith('helm upgrade'));
+  const commands = [
+    ...manual.slice(0, helmAt),
+    ...(hasUserValues ? [userValuesCmd] : []),
+    manual[helmAt]!,
+    ...(plan?.restart ? [cmd('kubectl', 'delete', 'pod', VAULT_POD, '-n', ns)] : []),
+    ...manual.slice(helmAt + 1),
+  ];
   return {
     what,
     change: release ? 'update' : 'create',
-    note: 'DEV MODE: in memory, unsealed, root token "root", no TLS — guide and lab only',
-    ...(diff ? { diff } : {}),
-    commands: installCommands(config, roleArn),
+    note: notes.join('; '),
+    ...(plan?.diff.length ? { diff: plan.diff.join('\n') } : {}),
+    ...(plan?.destructive ? { destructive: true } : {}),
+    commands,
     apply: async () => {
       await ensureChartRepo(config.vaultHelmChart, config);
-      await helmUpgradeInstall({ release: VAULT_RELEASE, chart: config.vaultHelmChart, namespace: ns, set: vaultHelmSet(roleArn, config.vaultServiceAccount), extra: ['--wait', '--timeout', '10m'], config });
-      await kubectl(['wait', '--for=condition=Ready', `pod/${VAULT_POD}`, '-n', ns, '--timeout=300s'], { config });
-      recordCreated(ctx, { kind: 'helm-release', namespace: ns, release: VAULT_RELEASE });
+      // The user's values first, the runbook's --set over them (helm: --set wins over -f).
+      const dir = hasUserValues ? fs.mkdtempSync(path.join(os.tmpdir(), 'vault-user-values-')) : undefined;
+      const userFile = dir ? path.join(dir, 'values.json') : undefined;
+      if (userFile) fs.writeFileSync(userFile, JSON.stringify(live), { mode: 0o600 });
+      try {
+        await helmUpgradeInstall({ release: VAULT_RELEASE, chart: config.vaultHelmChart, namespace: ns, ...(version ? { version } : {}), ...(userFile ? { values: userFile } : {}), set: vaultHelmSet(roleArn, config.vaultServiceAccount), extra: ['--wait', '--timeout', '10m'], config });
+      } finally {
+        if (dir) fs.rmSync(dir, { recursive: true, force: true });
+      }
+      if (!release) recordCreated(ctx, { kind: 'helm-release', namespace: ns, release: VAULT_RELEASE });
+      // The webhook injects the role at pod creation only, and the StatefulSet updates OnDelete.
+      if (plan?.restart) await restartVaultPod(ns, config);
+      else await kubectl(['wait', '--for=condition=Ready', `pod/${VAULT_POD}`, '-n', ns, '--timeout=300s'], { config, timeoutMs: 320_000 });
     },
   };
 }

@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert';
 import { glooPolicyHcl, glooPolicyRules, normalizePolicy, samePolicy } from '../lib/vault-policy.js';
 import { clientConfig, clientConfigCommand, liveRole, roleCommand, roleWanted, stsEndpoint, authEnableCommand, kvEnableCommand, vaultHelmSet, vaultHelmValues } from '../lib/vault-documents.js';
 import { vaultServerTrust } from '../lib/iam-documents.js';
-import { installCommands, flatHelmValues } from '../runbook/04-install-vault.js';
+import { installCommands, flatHelmValues, planVaultRelease } from '../runbook/04-install-vault.js';
 import { policyCommands } from '../runbook/07-vault-policy.js';
 import { fieldDiff } from '../lib/diff.js';
 import { parseConfig } from '../lib/config.js';
@@ -125,6 +125,33 @@ test('a live role read back (lists, seconds) equals the wanted one', () => {
   assert.is(fieldDiff(live!, roleWanted(config, arn)), '');
   const rebound = liveRole({ auth_type: 'iam', bound_iam_principal_arn: ['arn:aws:iam::123456789012:role/other'], token_policies: ['dev'], token_max_ttl: 86400 });
   assert.match(fieldDiff(rebound!, roleWanted(config, arn)), /bound_iam_principal_arn: \["arn:aws:iam::123456789012:role\/other"\] -> \["arn:aws:iam::123456789012:role\/dev-role-iam-x"\]/);
+});
+
+test('step 04 on an existing release: dev mode turned on for a non-dev Vault is destructive; user values kept', () => {
+  const p = planVaultRelease({ server: { dev: { enabled: false }, ha: { enabled: true } } }, 'arn:r', 'vault');
+  assert.ok(p.destructive);
+  assert.ok(p.diff.some((l) => l.startsWith('DESTRUCTIVE server.dev.enabled')));
+  assert.is((p.merged as { server: { ha: { enabled: boolean } } }).server.ha.enabled, true);
+  assert.ok(p.restart, 'a role added to a release without one needs vault-0 deleted');
+  assert.ok(p.diff.some((l) => l.startsWith('DESTRUCTIVE vault-0 is deleted')));
+});
+
+test('step 04 on a dev-mode release: a new role restarts vault-0 without --yes; the same values change nothing', () => {
+  const live = vaultHelmValues('arn:old', 'vault');
+  const p = planVaultRelease(live, 'arn:new', 'vault');
+  assert.not.ok(p.destructive);
+  assert.ok(p.restart);
+  assert.ok(p.diff.some((l) => l.startsWith('vault-0 is deleted')));
+  const same = planVaultRelease(live, 'arn:old', 'vault');
+  assert.ok(same.none);
+  assert.not.ok(same.restart);
+  assert.equal(same.diff, []);
+});
+
+test('step 04 on a release with a user list the runbook replaces: dropped values are destructive', () => {
+  const p = planVaultRelease({ server: { dev: { enabled: true }, serviceAccount: ['odd'] }, injector: { enabled: false } }, undefined, 'vault');
+  assert.ok(p.destructive);
+  assert.ok(p.diff.some((l) => l.startsWith('DESTRUCTIVE server.serviceAccount')));
 });
 
 test.run();
