@@ -27,6 +27,17 @@ let passed = 0;
 let failed = 0;
 let skipped = 0;
 const failures: string[] = [];
+const details: string[] = [];
+
+// CI keeps only the end of the log: the failures are repeated, short, just
+// above the summary line. Each uvu FAIL block without its node_modules frames.
+function failBlocks(out: string, max = 3): string {
+  const blocks = out.split(/\n(?=\s*FAIL\s)/).filter((b) => /^\s*FAIL\s/.test(b)).slice(0, max);
+  return blocks
+    .map((b) => b.split(/\n\s*\(\d+ \/ \d+\)|\n\s*Total:/)[0]!.split('\n').filter((l) => l.trim() && !/node_modules|node:internal/.test(l)).slice(0, 10).join('\n'))
+    .join('\n');
+}
+const lastLines = (out: string, n: number) => out.trimEnd().split('\n').slice(-n).join('\n');
 
 if (!only.length) {
   process.stdout.write('\n# typecheck (tsc --noEmit)\n');
@@ -41,7 +52,7 @@ if (!only.length) {
 for (const file of selected) {
   const rel = path.relative(root, file);
   process.stdout.write(`\n# ${rel}\n`);
-  const res = spawnSync(process.execPath, ['--import', 'tsx', file], { cwd: root, encoding: 'utf8', env: { ...process.env, FORCE_COLOR: '0' }, maxBuffer: 64 * 1024 * 1024 });
+  const res = spawnSync(process.execPath, ['--import', 'tsx', '--import', './test/helpers/loud-hooks.ts', file], { cwd: root, encoding: 'utf8', env: { ...process.env, FORCE_COLOR: '0' }, maxBuffer: 64 * 1024 * 1024 });
   const out = `${res.stdout ?? ''}${res.stderr ?? ''}`;
   process.stdout.write(out);
   const total = Number(/Total:\s+(\d+)/.exec(out)?.[1] ?? NaN);
@@ -50,6 +61,7 @@ for (const file of selected) {
   if (Number.isNaN(total) || Number.isNaN(ok)) {
     failed++;
     failures.push(`${rel} (crashed, exit ${res.status})`);
+    details.push(`${rel}:\n${lastLines(out, 12)}`);
     continue;
   }
   passed += ok;
@@ -59,9 +71,11 @@ for (const file of selected) {
   if (bad > 0 || res.status !== 0) {
     if (bad === 0) failed++;
     failures.push(rel);
+    details.push(`${rel}:\n${failBlocks(out) || lastLines(out, 12)}`);
   }
 }
 
+if (details.length) process.stdout.write(`\n# failures again, in short\n${details.join('\n\n')}\n`);
 if (failures.length) process.stdout.write(`\nfailed: ${failures.join(', ')}\n`);
 process.stdout.write(`\n${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}\n`);
 process.exitCode = failed ? 1 : 0;
