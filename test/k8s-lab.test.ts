@@ -1,6 +1,6 @@
 // The lab's Kubernetes API (issue 13), proven with the real processes: etcd,
 // kube-apiserver, kube-controller-manager, kube-scheduler, kwok and the lab's IRSA
-// webhook, started from k8sServices() in a LAB_DIR of its own on ports 45xxx, with a
+// webhook, started from k8sServices() in a LAB_DIR of its own on free ports the OS gives, with a
 // lab issuer key and an EKS-style cluster issuer made here. Proves:
 //   - `kubectl create token gloo -n gloo-system --audience sts.amazonaws.com` gives a
 //     token with iss = the lab cluster's issuer, sub system:serviceaccount:gloo-system:gloo,
@@ -16,7 +16,6 @@ import * as assert from 'uvu/assert';
 import { execFile } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync, existsSync, statSync } from 'node:fs';
-import net from 'node:net';
 import { homedir, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,12 +25,13 @@ import YAML from 'yaml';
 import { issuerJwks, readClusters } from '../lab/lib/lab.js';
 import { installK8s, k8sServices, afterK8sStart, kubeRequest, K8S_VERSION, type K8sBins, type K8sContext } from '../lab/lib/k8s.js';
 import { TOKEN_FILE, TOKEN_VOLUME } from '../lab/lib/irsa-webhook.js';
+import { freePorts } from './helpers/ports.js';
 import { startServices, stopServices, killAllSync, groupAlive, type Running } from './helpers/services.js';
 
 const run = promisify(execFile);
 const root = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const cache = process.env.LAB_CACHE ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'vault-irsa-runbook');
-const PORTS = { etcd: 45379, etcdPeer: 45380, apiserver: 45443, webhook: 45444, kwok: 45445 };
+let PORTS: { etcd: number; etcdPeer: number; apiserver: number; webhook: number; kwok: number };
 const CLUSTER = 'k8s-lab-test';
 const REGION = 'us-east-1';
 const ROLE_ARN = 'arn:aws:iam::123456789012:role/dev-role-iam-k8s-lab-test';
@@ -44,14 +44,6 @@ let env: NodeJS.ProcessEnv;
 process.on('exit', () => killAllSync(running));
 
 const log = (l: string) => console.log(`    ${l}`);
-
-function portFree(port: number): Promise<boolean> {
-  return new Promise((res) => {
-    const s = net.createServer();
-    s.once('error', () => res(false));
-    s.listen(port, '127.0.0.1', () => s.close(() => res(true)));
-  });
-}
 
 async function kubectl(...args: string[]): Promise<string> {
   try {
@@ -85,7 +77,9 @@ const ready = (p: Pod) => p.status.phase === 'Running' && Boolean(p.status.condi
 const envOf = (p: Pod) => Object.fromEntries((p.spec.containers[0]?.env ?? []).map((e) => [e.name, e.value]));
 
 test.before(async () => {
-  for (const [name, port] of Object.entries(PORTS)) if (!(await portFree(port))) throw new Error(`port ${port} (${name}) is in use: another k8s-lab test running?`);
+  const [etcd, etcdPeer, apiserver, webhook, kwok] = (await freePorts(5)) as [number, number, number, number, number];
+  PORTS = { etcd, etcdPeer, apiserver, webhook, kwok };
+  log(`ports: ${JSON.stringify(PORTS)}`);
   bins = await installK8s({ root, cache, log });
 
   // A lab dir of our own: the lab issuer's key and an EKS-style cluster issuer,
