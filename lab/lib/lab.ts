@@ -14,6 +14,10 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SignJWT, exportJWK, type JWK } from 'jose';
 import { ownedPid, ownedPids } from './procs.js';
+import { containerStates, DOCKER_SERVICES } from './docker.js';
+
+/** Where Vault, on the lab's Docker network, reaches the STS front (Docker mode's VAULT_AWS_ENDPOINT_URL). */
+export const STS_FRONT_IN_NETWORK = 'http://sts-proxy:8182';
 
 export const LAB_NOT_RUNNING = 'the lab is not running: run `make lab-up`';
 export const SERVICES = ['moto', 'issuer', 'sts-proxy', 'vault'] as const;
@@ -62,7 +66,11 @@ export interface LabEnv {
   vaultToken: string;
   /** Loopback server that serves the clusters' discovery documents and JWKS. */
   issuerUrl: string;
-  /** HTTPS proxy that carries the Vault process's STS calls to moto (see lab/lib/servers.ts). */
+  /**
+   * The lab's STS front (lab/lib/servers.ts) as Vault reaches it: the HTTPS proxy for its
+   * STS calls and VAULT_AWS_ENDPOINT_URL. Process mode: 127.0.0.1; Docker mode: its name
+   * on the lab's network (http://sts-proxy:8182).
+   */
   stsProxyUrl: string;
   vaultCluster: string;
   vaultServerRoleArn: string;
@@ -110,9 +118,15 @@ export function servicePid(service: Service, dir = labDir()): number | undefined
  */
 export function readLabEnv(dir = labDir()): LabEnv {
   const cfg = readLabConfig(dir);
-  const all = [...SERVICES, ...(cfg.k8s ? K8S_SERVICES : [])];
+  const docker = cfg.mode === 'docker';
+  // Docker mode: the issuer is a process, the rest are containers (lab/lib/docker-lab.ts).
+  const all = docker ? ['issuer'] : [...SERVICES, ...(cfg.k8s ? K8S_SERVICES : [])];
   const pids = ownedPids(dir, all);
   const dead = all.filter((s) => pids.get(s) === undefined);
+  if (docker) {
+    const states = containerStates(dir);
+    dead.push(...DOCKER_SERVICES.filter((s) => states.get(s) !== 'running').map((s) => `${s} (container)`));
+  }
   if (dead.length) throw new LabNotRunningError(`not running: ${dead.join(', ')}`);
   const admin = JSON.parse(readFileSync(join(dir, 'secrets', 'aws-admin.json'), 'utf8')) as {
     accessKeyId: string;
@@ -129,7 +143,8 @@ export function readLabEnv(dir = labDir()): LabEnv {
     vaultAddr: `http://127.0.0.1:${cfg.ports.vault}`,
     vaultToken: readFileSync(join(dir, 'secrets', 'root-token'), 'utf8').trim(),
     issuerUrl: `http://127.0.0.1:${cfg.ports.issuer}`,
-    stsProxyUrl: `http://127.0.0.1:${cfg.ports.stsProxy}`,
+    // Where Vault reaches the front: on the host, or by its name on the lab's Docker network.
+    stsProxyUrl: docker ? STS_FRONT_IN_NETWORK : `http://127.0.0.1:${cfg.ports.stsProxy}`,
     vaultCluster: cfg.vaultCluster,
     vaultServerRoleArn: cfg.vaultServerRoleArn,
     clusters,
