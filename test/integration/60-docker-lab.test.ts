@@ -54,7 +54,7 @@ const alive = (pid: number) => {
 const engine = await dockerEngine();
 if (!engine.ok) {
   // Never pretend: say why, and let the runner count the tests as skipped.
-  console.log(`\n  SKIPPED: Docker mode's container test needs a Docker engine, and ${engine.why.replace(/:.*$/, '')}`);
+  console.log(`\n  SKIPPED (6 tests): Docker mode's container part needs a Docker engine, and here ${engine.why}`);
 }
 const dtest = engine.ok ? test : test.skip;
 
