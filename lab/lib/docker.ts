@@ -57,16 +57,18 @@ export async function dockerOk(args: string[], what: string, opts: { env?: NodeJ
 export const firstLine = (s: string) => s.trim().split('\n').find((l) => l.trim())?.trim() ?? '';
 
 /** Is a Docker engine answering? The reason when not, for one sentence. */
-export async function dockerEngine(): Promise<{ ok: true; version: string } | { ok: false; why: string }> {
+/** `why`: one sentence with the fix; `short`: what is wrong, for a sentence of the caller's. */
+export async function dockerEngine(): Promise<{ ok: true; version: string } | { ok: false; why: string; short: string }> {
   let r: Res;
   try {
     r = await docker(['info', '--format', '{{.ServerVersion}}'], { timeoutMs: 20_000 });
   } catch (e) {
-    return { ok: false, why: (e as Error).message };
+    return { ok: false, why: (e as Error).message, short: 'the docker command is not installed' };
   }
   const v = r.stdout.trim();
   if (r.code === 0 && v && !/^<no value>$/.test(v)) return { ok: true, version: v };
-  return { ok: false, why: `the Docker engine does not answer (${firstLine(r.stderr) || `docker info exited ${r.code}`}): start Docker (Docker Desktop, or dockerd), or use the process lab (unset LAB_MODE)` };
+  const short = `the Docker engine does not answer (${firstLine(r.stderr) || `docker info exited ${r.code}`})`;
+  return { ok: false, short, why: `${short}: start Docker (Docker Desktop, or dockerd), or use the process lab (unset LAB_MODE)` };
 }
 
 /** State of the lab's containers by service name ('running', 'exited', ...; absent: no such container). Sync: readLabEnv is. */

@@ -12,7 +12,7 @@ export interface ModeFacts {
   go: boolean;
   vaultOnPath: boolean;
   /** undefined: not asked (not needed). */
-  docker?: { ok: true } | { ok: false; why: string };
+  docker?: { ok: true } | { ok: false; short: string };
 }
 
 export type ModeChoice = { mode: 'process' | 'docker'; why: string } | { mode: 'none'; why: string };
@@ -30,7 +30,7 @@ export function pickMode(f: ModeFacts): ModeChoice {
   const p = processPossible(f);
   if (p.ok) return { mode: 'process', why: `LAB_MODE unset: ${f.vaultOnPath && !f.go ? 'python3 and vault are on PATH' : 'python3 and go are on PATH'}, so the lab runs as local processes (LAB_MODE=docker for containers)` };
   if (f.docker?.ok) return { mode: 'docker', why: `LAB_MODE unset: ${p.missing.join(' and ')} missing for the process lab, and Docker runs` };
-  const dockerWhy = f.docker && !f.docker.ok ? f.docker.why.replace(/:.*$/, '') : 'Docker was not checked';
+  const dockerWhy = f.docker && !f.docker.ok ? f.docker.short : 'Docker was not checked';
   return {
     mode: 'none',
     why: `no lab mode can run here: the process lab needs ${p.missing.join(' and ')} (install them: https://go.dev/dl/, https://www.python.org/downloads/), and Docker mode needs a running Docker engine (${dockerWhy})`,
@@ -43,7 +43,7 @@ export async function probeMode(requested: ModeFacts['requested']): Promise<Mode
   if (!requested && !processPossible(f).ok) {
     const { dockerEngine } = await import('./docker.js');
     const e = await dockerEngine();
-    f.docker = e.ok ? { ok: true } : { ok: false, why: e.why };
+    f.docker = e.ok ? { ok: true } : { ok: false, short: e.short };
   }
   return f;
 }

@@ -8,11 +8,13 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFile, execFileSync } from 'node:child_process';
 import { promisify } from 'node:util';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { dockerEngine, dockerNames, LAB_LABEL } from '../../lab/lib/docker.js';
+import { localImageTags } from '../../lab/lib/images.js';
+import { labCacheDir } from '../../lab/lib/settings.js';
 
 const run = promisify(execFile);
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -54,7 +56,7 @@ const alive = (pid: number) => {
 const engine = await dockerEngine();
 if (!engine.ok) {
   // Never pretend: say why, and let the runner count the tests as skipped.
-  console.log(`\n  SKIPPED (6 tests): Docker mode's container part needs a Docker engine, and here ${engine.why}`);
+  console.log(`\n  SKIPPED (7 tests): Docker mode's container part needs a Docker engine, and here ${engine.short}`);
 }
 const dtest = engine.ok ? test : test.skip;
 
@@ -122,6 +124,32 @@ dtest('make lab-down removes exactly the lab\'s containers and network; the imag
   assert.not.ok(alive(issuerPid), 'the issuer process is gone');
   assert.is(execFileSync('docker', ['images', '-q', '--filter', 'reference=vault-irsa-runbook-lab/*'], { encoding: 'utf8' }).trim(), images, 'images stay (README: cached)');
   assert.match((await make('lab-down')).stdout, /nothing was running/);
+});
+
+dtest('LAB_MODE unset on a machine without go or vault, Docker running: up picks Docker mode and says why in one line', async () => {
+  const tags = await localImageTags(root, labCacheDir(env), () => undefined);
+  // The user's PATH less go and vault: the process lab could not build its Vault here.
+  const bin = join(base, 'bin-no-go');
+  mkdirSync(bin);
+  for (const d of (process.env.PATH ?? '').split(':')) {
+    if (!d || !existsSync(d)) continue;
+    for (const f of readdirSync(d)) {
+      if (['go', 'gofmt', 'vault'].includes(f) || existsSync(join(bin, f))) continue;
+      try {
+        if (statSync(join(d, f)).isFile()) symlinkSync(join(d, f), join(bin, f));
+      } catch {
+        /* dangling */
+      }
+    }
+  }
+  const noGo = { PATH: bin, LAB_MODE: '', LAB_IMAGES: '', LAB_MOTO_IMAGE: tags.moto, LAB_VAULT_IMAGE: tags.vault, LAB_NODE_IMAGE: tags.node };
+  const { stdout } = await lab('up', noGo);
+  const modeLines = stdout.split('\n').filter((l) => /^up: (docker|process) mode/.test(l));
+  assert.equal(modeLines.length, 1, stdout);
+  assert.match(modeLines[0]!, /^up: docker mode \(LAB_MODE unset: go \(or vault on PATH\) missing for the process lab, and Docker runs; Docker /);
+  assert.is(labObjects().length, 4, 'the three containers and the network');
+  await lab('down', noGo);
+  assert.equal(labObjects(), []);
 });
 
 dtest('a container that cannot start: one sentence naming it, exit 1, nothing of the lab left', async () => {
