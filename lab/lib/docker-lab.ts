@@ -138,6 +138,10 @@ function readConfigIfAny(dir: string): LabConfig | undefined {
 
 export async function upDocker(st: LabSettings, log: Log, why: string): Promise<void> {
   const dir = st.dir;
+  // LAB_K8S=1: kind, kubectl and helm are checked before anything starts.
+  const kind = st.k8s ? await import('./kind.js') : undefined;
+  const missing = kind?.missingKindTools();
+  if (missing) throw new LabError(missing);
   const engine = await dockerEngine();
   if (!engine.ok) throw new LabError(engine.why);
   const n = dockerNames(dir);
@@ -148,8 +152,10 @@ export async function upDocker(st: LabSettings, log: Log, why: string): Promise<
 
   const old = readConfigIfAny(dir);
   const states = containerStates(dir);
-  const running = DOCKER_SERVICES.filter((s) => states.get(s) === 'running');
-  if (old?.mode === 'docker' && running.length === DOCKER_SERVICES.length && ownedPid(dir, 'issuer') !== undefined) {
+  const wanted = DOCKER_SERVICES.filter((s) => !(st.k8s && s === 'vault'));
+  const running = wanted.filter((s) => states.get(s) === 'running');
+  const vaultForward = !st.k8s || ownedPid(dir, 'vault-port-forward') !== undefined;
+  if (old?.mode === 'docker' && !!old.kind === st.k8s && running.length === wanted.length && vaultForward && ownedPid(dir, 'issuer') !== undefined) {
     log(`up: the lab is already running in Docker (${dir}; network ${n.network})`);
     if (st.regionFromUser && st.region !== old.region)
       throw new LabError(`the running lab is in region ${old.region}, not AWS_REGION=${st.region}: unset AWS_REGION, or run \`make lab-reset\` with AWS_REGION=${st.region}`);
@@ -190,6 +196,7 @@ export async function upDocker(st: LabSettings, log: Log, why: string): Promise<
     motoVersion: MOTO_VERSION,
     ports: st.ports,
     docker: record,
+    ...(st.k8s ? { kind: { cluster: n.kindCluster, kubeconfig: join(dir, 'kubeconfig') } } : {}),
   };
   // A fresh start is a new lab for the cluster asked for now (as in process mode).
   writeFileSync(join(dir, 'lab.json'), JSON.stringify(cfg, null, 2) + '\n');
@@ -230,6 +237,13 @@ export async function upDocker(st: LabSettings, log: Log, why: string): Promise<
     });
     log(`sts-proxy  ready in ${await waitContainer(dir, 'sts-proxy', `http://127.0.0.1:${st.ports.stsProxy}/healthz`)} (container ${record.containers['sts-proxy']}, 127.0.0.1:${st.ports.stsProxy})`);
 
+    if (kind) {
+      // LAB_K8S=1: a kind cluster, and Vault from HashiCorp's chart in it (lab/lib/kind.ts).
+      const issuer = readClusters(dir)[st.cluster]!;
+      await kind.kindUp({ root: st.root, dir, issuer, region: st.region, vaultServerRoleArn: roleArn, vaultPort: st.ports.vault, rootToken: readFileSync(tokenFile, 'utf8').trim(), stsFront: STS_FRONT_IN_NETWORK }, log);
+      const ready = await waitReady(dir, 'vault-port-forward', { url: `http://127.0.0.1:${st.ports.vault}/v1/sys/health` }, 120_000);
+      if (!ready.ok) throw new LabError(`Vault in kind did not answer at http://127.0.0.1:${st.ports.vault} through kubectl port-forward; its log:\n${redactToken(dir, ready.log)}`);
+    } else {
     // Vault gets what EKS's pod-identity webhook gives a pod whose service account is
     // annotated with a role, plus the proxy and CA that carry its STS calls to moto.
     await runContainer(dir, 'vault', images.vault, {
@@ -254,6 +268,7 @@ export async function upDocker(st: LabSettings, log: Log, why: string): Promise<
       args: ['server', '-dev', `-dev-listen-address=0.0.0.0:${INNER_PORTS.vault}`, '-dev-no-store-token'],
     });
     log(`vault      ready in ${await waitContainer(dir, 'vault', `http://127.0.0.1:${st.ports.vault}/v1/sys/health`)} (container ${record.containers.vault}, 127.0.0.1:${st.ports.vault})`);
+    }
   } catch (e) {
     await fail(e);
   }
@@ -266,6 +281,8 @@ export async function upDocker(st: LabSettings, log: Log, why: string): Promise<
 /** Stop the issuer and remove every container and network with this lab's label. */
 export async function downDocker(st: Pick<LabSettings, 'dir'>, log: Log): Promise<number> {
   let n = 0;
+  // The kind cluster first: its node is attached to the lab's network.
+  if (readConfigIfAny(st.dir)?.kind) n += (await (await import('./kind.js')).kindDown(st.dir, log)).length;
   const r = await stopService(st.dir, 'issuer');
   if (r.result === 'stopped') {
     log(`down: stopped issuer (pid ${r.pid})`);
@@ -293,10 +310,13 @@ export async function statusDocker(st: LabSettings, cfg: LabConfig, log: Log): P
   const issuerPid = ownedPid(st.dir, 'issuer');
   const url = (svc: string) =>
     ({ moto: `http://127.0.0.1:${cfg.ports.moto}/moto-api/data.json`, issuer: `http://127.0.0.1:${cfg.ports.issuer}/keys`, 'sts-proxy': `http://127.0.0.1:${cfg.ports.stsProxy}/healthz`, vault: `http://127.0.0.1:${cfg.ports.vault}/v1/sys/health` })[svc]!;
+  const fwdPid = cfg.kind ? ownedPid(st.dir, 'vault-port-forward') : undefined;
   for (const svc of ['moto', 'issuer', 'sts-proxy', 'vault']) {
-    const where = svc === 'issuer' ? `pid ${issuerPid ?? '-'}` : `container ${n.container(svc)}`;
-    const up = svc === 'issuer' ? issuerPid !== undefined : states.get(svc) === 'running';
-    let state = svc === 'issuer' ? 'not running' : (states.get(svc) ?? 'no container');
+    const proc = svc === 'issuer' || (svc === 'vault' && !!cfg.kind);
+    const pid = svc === 'issuer' ? issuerPid : fwdPid;
+    const where = proc ? `pid ${pid ?? '-'}${svc === 'vault' ? ` (port-forward to kind ${cfg.kind!.cluster})` : ''}` : `container ${n.container(svc)}`;
+    const up = proc ? pid !== undefined : states.get(svc) === 'running';
+    let state = proc ? 'not running' : (states.get(svc) ?? 'no container');
     if (up) {
       if (await isReady({ url: url(svc) })) {
         state = 'answers';

@@ -44,6 +44,8 @@ export interface LabConfig {
   motoVersion: string;
   /** The vault binary the lab runs (on PATH, or the lab's build). */
   vaultBin?: string;
+  /** Docker mode with LAB_K8S=1: the kind cluster, and Vault from its chart behind a port-forward. */
+  kind?: { cluster: string; kubeconfig: string };
   /** Present when the lab runs its Kubernetes API (LAB_K8S=1). */
   k8s?: {
     ports: { etcd: number; etcdPeer: number; apiserver: number; webhook: number; kwok: number };
@@ -75,8 +77,10 @@ export interface LabEnv {
   vaultCluster: string;
   vaultServerRoleArn: string;
   clusters: Record<string, string>;
-  /** LAB_DIR/kubeconfig when the lab runs its Kubernetes API (LAB_K8S=1). */
+  /** LAB_DIR/kubeconfig when the lab runs a Kubernetes API (LAB_K8S=1: its own, or kind in Docker mode). */
   kubeconfig?: string;
+  /** The lab's stand-in charts go with its own API server (process mode); kind gets the real ones. */
+  labCharts?: boolean;
   /** The `https://oidc.eks.<region>.amazonaws.com/id/<ID>` issuer of a lab cluster. */
   clusterIssuer(cluster?: string): string;
 }
@@ -120,12 +124,12 @@ export function readLabEnv(dir = labDir()): LabEnv {
   const cfg = readLabConfig(dir);
   const docker = cfg.mode === 'docker';
   // Docker mode: the issuer is a process, the rest are containers (lab/lib/docker-lab.ts).
-  const all = docker ? ['issuer'] : [...SERVICES, ...(cfg.k8s ? K8S_SERVICES : [])];
+  const all = docker ? ['issuer', ...(cfg.kind ? ['vault-port-forward'] : [])] : [...SERVICES, ...(cfg.k8s ? K8S_SERVICES : [])];
   const pids = ownedPids(dir, all);
   const dead = all.filter((s) => pids.get(s) === undefined);
   if (docker) {
     const states = containerStates(dir);
-    dead.push(...DOCKER_SERVICES.filter((s) => states.get(s) !== 'running').map((s) => `${s} (container)`));
+    dead.push(...DOCKER_SERVICES.filter((s) => !(cfg.kind && s === 'vault') && states.get(s) !== 'running').map((s) => `${s} (container)`));
   }
   if (dead.length) throw new LabNotRunningError(`not running: ${dead.join(', ')}`);
   const admin = JSON.parse(readFileSync(join(dir, 'secrets', 'aws-admin.json'), 'utf8')) as {
@@ -148,7 +152,7 @@ export function readLabEnv(dir = labDir()): LabEnv {
     vaultCluster: cfg.vaultCluster,
     vaultServerRoleArn: cfg.vaultServerRoleArn,
     clusters,
-    ...(cfg.k8s ? { kubeconfig: cfg.k8s.kubeconfig } : {}),
+    ...(cfg.k8s ? { kubeconfig: cfg.k8s.kubeconfig, labCharts: true } : cfg.kind ? { kubeconfig: cfg.kind.kubeconfig, labCharts: false } : {}),
     clusterIssuer(cluster = cfg.vaultCluster) {
       const iss = clusters[cluster];
       if (!iss) throw new Error(`cluster "${cluster}" is not in the lab: run \`CLUSTER_NAME=${cluster} make lab-up\``);
