@@ -28,7 +28,7 @@ export function processPossible(f: Pick<ModeFacts, 'python3' | 'go' | 'vaultOnPa
 export function pickMode(f: ModeFacts): ModeChoice {
   if (f.requested) return { mode: f.requested, why: `LAB_MODE=${f.requested}` };
   const p = processPossible(f);
-  if (p.ok) return { mode: 'process', why: `LAB_MODE unset: ${f.vaultOnPath && !f.go ? 'python3 and vault are on PATH' : 'python3 and go are on PATH'}, so the lab runs as local processes (LAB_MODE=docker for containers)` };
+  if (p.ok) return { mode: 'process', why: `LAB_MODE unset: ${f.vaultOnPath && !f.go ? 'python3 and vault are on PATH' : 'python3 and go are on PATH'}, so the lab runs as local processes; LAB_MODE=docker for containers` };
   if (f.docker?.ok) return { mode: 'docker', why: `LAB_MODE unset: ${p.missing.join(' and ')} missing for the process lab, and Docker runs` };
   const dockerWhy = f.docker && !f.docker.ok ? f.docker.short : 'Docker was not checked';
   return {
