@@ -159,7 +159,18 @@ function copyInto(stage: string, from: string, to: string, skip?: (rel: string) 
       return;
     }
     if (existsSync(dest) || isLink(dest)) return;
-    if (st.isSymbolicLink()) symlinkSync(readlinkSync(src), dest);
+    if (st.isSymbolicLink()) {
+      symlinkSync(readlinkSync(src), dest);
+      // A link out of the tree (Debian's python3.11/sitecustomize.py -> /etc/python3.11/):
+      // its target comes too, or the image would hold a dangling link.
+      let target: string | undefined;
+      try {
+        target = realpathSync(src);
+      } catch {
+        target = undefined;
+      }
+      if (target && target !== from && !target.startsWith(from + '/') && statSync(target).isFile()) copyInto(stage, target, target);
+    }
     else if (st.isDirectory()) {
       mkdirSync(dest, { mode: st.mode & 0o7777 });
       for (const e of readdirSync(src)) one(join(src, e), join(dest, e), rel ? `${rel}/${e}` : e);
