@@ -20,7 +20,7 @@ BUILD_INPUTS := build.mjs package-lock.json lib runbook lab/lib $(wildcard lib/*
 # stop the recipe: `eval "$$(...)"` alone would go on without them (against real AWS).
 LAB_ENV = lab_env="$$(lab/bin/env)" && eval "$$lab_env" &&
 
-.PHONY: help deps build all plan check verify troubleshoot teardown reference lab lab-up lab-down lab-env lab-status lab-reset lab-break test bench typecheck
+.PHONY: help deps build all plan check verify troubleshoot teardown reference lab lab-up lab-down lab-env lab-status lab-reset lab-break lab-images test bench typecheck
 
 help: ## list the targets (and: make step-NN, one step; DRY_RUN=1 or PRINT=1 to only show it)
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z0-9-]+):.*## (.*)/  make \1\t\2/' | expand -t 24
@@ -66,10 +66,10 @@ teardown: deps ## delete what the runbook created, in reverse order
 reference: deps ## regenerate docs/RUNBOOK.md, the copy-paste reference
 	@node $(call JS,runbook/reference.ts) > docs/RUNBOOK.md && echo "wrote docs/RUNBOOK.md"
 
-lab-up: deps ## start the local lab (installs its pinned tools on first use; LAB_MODE=process)
+lab-up: deps ## start the local lab (installs its pinned tools on first use; LAB_MODE=process or docker, unset: the one that can work here)
 	@lab/bin/up
 
-lab-down: deps ## stop the lab's processes
+lab-down: deps ## stop the lab's processes (Docker mode: and remove its containers and network)
 	@lab/bin/down
 
 lab-env: ## print export lines for the lab: eval "$$(make -s lab-env)"
@@ -83,6 +83,9 @@ lab-reset: deps ## fresh lab servers and empty state (workshops)
 
 lab-break: deps ## workshop scenarios: list them; SCENARIO=<name> breaks the lab (HINT=N: hints, ANSWER=1: the answer)
 	@lab/bin/break $(if $(SCENARIO),$(if $(HINT),--hint '$(SCENARIO)' '$(HINT)',$(if $(ANSWER),--answer '$(SCENARIO)','$(SCENARIO)'))) $(ARGS)
+
+lab-images: deps ## build Docker mode's images locally from the process lab's tools (LAB_IMAGES=local uses them)
+	@lab/bin/images
 
 lab: lab-up ## the main job: lab up, every step, verify, summary table
 	@$(LAB_ENV) node $(call JS,runbook/all.ts) --yes $(ARGS)

@@ -79,6 +79,8 @@ const result = await esbuild.build({
   target: 'node20',
   // ES module builds of the dependencies (the AWS SDK's dist-es): they tree-shake.
   mainFields: ['module', 'main'],
+  // Docker mode bundles the lab's STS front for its container at lab-up (lab/lib/docker-lab.ts).
+  external: ['esbuild'],
   chunkNames: 'chunks/[name]-[hash]',
   minifyWhitespace: true,
   minifySyntax: true,

@@ -3,7 +3,8 @@
 //
 // It runs as a user on macOS or on a workshop laptop would: setsid and flock are
 // not on PATH, `date` rejects %N as BSD date does, and a `docker` whose
-// `docker info` succeeds is on PATH (a running Docker must not change the mode).
+// `docker info` succeeds is on PATH (a running Docker must not change the mode: with
+// python3 and go here, LAB_MODE unset is process mode).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFile } from 'node:child_process';
@@ -35,7 +36,8 @@ function restrictedPath(): string {
     }
   }
   writeFileSync(join(dir, 'date'), '#!/bin/sh\ncase "$*" in *%N*|*%3N*) echo "date: illegal time format" >&2; exit 1;; esac\nexec /bin/date "$@"\n');
-  writeFileSync(join(dir, 'docker'), '#!/bin/sh\n[ "$1" = info ] && { echo "Server Version: 28.2.2"; exit 0; }\nexit 0\n');
+  // A Docker engine that answers `info` and has no image and no registry (pull fails).
+  writeFileSync(join(dir, 'docker'), '#!/bin/sh\n[ "$1" = info ] && { echo "Server Version: 28.2.2"; exit 0; }\necho "Error response from daemon: stand-in engine: $1 refused" >&2\nexit 1\n');
   chmodSync(join(dir, 'date'), 0o755);
   chmodSync(join(dir, 'docker'), 0o755);
   return dir;
@@ -82,11 +84,11 @@ test('env before up fails with one sentence', async () => {
   assert.is(err!.stderr.trim(), 'the lab is not running: run `make lab-up`');
 });
 
-test('LAB_MODE=docker says in one sentence that it is not available and what to use', async () => {
+test('LAB_MODE=docker whose image cannot be pulled: one sentence naming the image and the setting, exit 1, nothing started', async () => {
   const err = await fails(lab('up', [], { LAB_MODE: 'docker' }));
   assert.is(err?.code, 1);
-  assert.is(err!.stderr.trim().split('\n').length, 1);
-  assert.match(err!.stderr, /LAB_MODE=docker is not available yet.*LAB_MODE=process/);
+  assert.is(err!.stderr.trim().split('\n').length, 1, err!.stderr);
+  assert.match(err!.stderr, /^up: docker pull motoserver\/moto:5\.2\.5 failed: .*set LAB_MOTO_IMAGE/);
   assert.not.ok(existsSync(join(env.LAB_DIR!, 'pids')) && readdirSync(join(env.LAB_DIR!, 'pids')).length > 0, 'nothing started');
 });
 

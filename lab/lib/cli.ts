@@ -1,5 +1,5 @@
 // The lab's command line, behind the thin lab/bin/<verb> scripts:
-//   up | down | status | reset | env | install | sa-token <ns> <sa> [--cluster C] [--ttl S] [--out F]
+//   up | down | status | reset | env | install | images | sa-token <ns> <sa> [--cluster C] [--ttl S] [--out F]
 //   break [<scenario>] [--show|--hint [N]|--answer|--apply-answer] | seat <N> [--dir D]
 // Expected problems print one sentence and exit 1 (bad input to `break` and `seat`:
 // an unknown scenario or seat, a malformed scenario file, a wrong option: exit 2);
@@ -67,6 +67,13 @@ async function main(): Promise<number> {
     case 'install':
       await (await import('./install.js')).install(st.root, st.cache, log, { vaultCli: st.vaultCli, awsCli: st.awsCli, k8s: st.k8s });
       return 0;
+    case 'images': {
+      // LAB_IMAGES=local images, built from the process lab's tools (lab/lib/images.ts).
+      const built = await (await import('./images.js')).buildImages(st.root, st.cache, log);
+      for (const b of built) log(`images: ${b.name.padEnd(5)} ${b.tag}${b.built ? '' : ' (already built)'}`);
+      log('images: use them with LAB_MODE=docker LAB_IMAGES=local');
+      return 0;
+    }
     case 'sa-token':
       await saToken();
       return 0;
@@ -76,7 +83,7 @@ async function main(): Promise<number> {
       process.stdout.write(seatLines(args).join('\n') + '\n');
       return 0;
     default:
-      throw new LabError(`unknown lab command "${verb}": use up, down, status, reset, env, install, sa-token, break or seat`);
+      throw new LabError(`unknown lab command "${verb}": use up, down, status, reset, env, install, images, sa-token, break or seat`);
   }
 }
 

@@ -30,9 +30,14 @@ export function envLines(e: LabEnv, shell: NodeJS.ProcessEnv): { lines: string[]
     ...(e.kubeconfig
       ? ([
           ['KUBECONFIG', e.kubeconfig],
-          // The lab's stand-in charts (lab/charts): nothing to download, no repository to add.
-          ['VAULT_HELM_CHART', join(LAB_ROOT, 'lab', 'charts', 'vault')],
-          ['GLOO_HELM_CHART', join(LAB_ROOT, 'lab', 'charts', 'gloo')],
+          // The lab's stand-in charts (lab/charts) with its own API server: nothing to download,
+          // no repository to add. Docker mode's kind cluster gets the real charts.
+          ...(e.labCharts === false
+            ? []
+            : [
+                ['VAULT_HELM_CHART', join(LAB_ROOT, 'lab', 'charts', 'vault')],
+                ['GLOO_HELM_CHART', join(LAB_ROOT, 'lab', 'charts', 'gloo')],
+              ]),
         ] as [string, string][])
       : ([['SA_TOKEN_COMMAND', saToken]] as [string, string][])),
   ];

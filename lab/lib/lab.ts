@@ -14,6 +14,10 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SignJWT, exportJWK, type JWK } from 'jose';
 import { ownedPid, ownedPids } from './procs.js';
+import { containerStates, DOCKER_SERVICES } from './docker.js';
+
+/** Where Vault, on the lab's Docker network, reaches the STS front (Docker mode's VAULT_AWS_ENDPOINT_URL). */
+export const STS_FRONT_IN_NETWORK = 'http://sts-proxy:8182';
 
 export const LAB_NOT_RUNNING = 'the lab is not running: run `make lab-up`';
 export const SERVICES = ['moto', 'issuer', 'sts-proxy', 'vault'] as const;
@@ -40,6 +44,8 @@ export interface LabConfig {
   motoVersion: string;
   /** The vault binary the lab runs (on PATH, or the lab's build). */
   vaultBin?: string;
+  /** Docker mode with LAB_K8S=1: the kind cluster, and Vault from its chart behind a port-forward. */
+  kind?: { cluster: string; kubeconfig: string };
   /** Present when the lab runs its Kubernetes API (LAB_K8S=1). */
   k8s?: {
     ports: { etcd: number; etcdPeer: number; apiserver: number; webhook: number; kwok: number };
@@ -62,13 +68,19 @@ export interface LabEnv {
   vaultToken: string;
   /** Loopback server that serves the clusters' discovery documents and JWKS. */
   issuerUrl: string;
-  /** HTTPS proxy that carries the Vault process's STS calls to moto (see lab/lib/servers.ts). */
+  /**
+   * The lab's STS front (lab/lib/servers.ts) as Vault reaches it: the HTTPS proxy for its
+   * STS calls and VAULT_AWS_ENDPOINT_URL. Process mode: 127.0.0.1; Docker mode: its name
+   * on the lab's network (http://sts-proxy:8182).
+   */
   stsProxyUrl: string;
   vaultCluster: string;
   vaultServerRoleArn: string;
   clusters: Record<string, string>;
-  /** LAB_DIR/kubeconfig when the lab runs its Kubernetes API (LAB_K8S=1). */
+  /** LAB_DIR/kubeconfig when the lab runs a Kubernetes API (LAB_K8S=1: its own, or kind in Docker mode). */
   kubeconfig?: string;
+  /** The lab's stand-in charts go with its own API server (process mode); kind gets the real ones. */
+  labCharts?: boolean;
   /** The `https://oidc.eks.<region>.amazonaws.com/id/<ID>` issuer of a lab cluster. */
   clusterIssuer(cluster?: string): string;
 }
@@ -110,9 +122,15 @@ export function servicePid(service: Service, dir = labDir()): number | undefined
  */
 export function readLabEnv(dir = labDir()): LabEnv {
   const cfg = readLabConfig(dir);
-  const all = [...SERVICES, ...(cfg.k8s ? K8S_SERVICES : [])];
+  const docker = cfg.mode === 'docker';
+  // Docker mode: the issuer is a process, the rest are containers (lab/lib/docker-lab.ts).
+  const all = docker ? ['issuer', ...(cfg.kind ? ['vault-port-forward'] : [])] : [...SERVICES, ...(cfg.k8s ? K8S_SERVICES : [])];
   const pids = ownedPids(dir, all);
   const dead = all.filter((s) => pids.get(s) === undefined);
+  if (docker) {
+    const states = containerStates(dir);
+    dead.push(...DOCKER_SERVICES.filter((s) => !(cfg.kind && s === 'vault') && states.get(s) !== 'running').map((s) => `${s} (container)`));
+  }
   if (dead.length) throw new LabNotRunningError(`not running: ${dead.join(', ')}`);
   const admin = JSON.parse(readFileSync(join(dir, 'secrets', 'aws-admin.json'), 'utf8')) as {
     accessKeyId: string;
@@ -129,11 +147,12 @@ export function readLabEnv(dir = labDir()): LabEnv {
     vaultAddr: `http://127.0.0.1:${cfg.ports.vault}`,
     vaultToken: readFileSync(join(dir, 'secrets', 'root-token'), 'utf8').trim(),
     issuerUrl: `http://127.0.0.1:${cfg.ports.issuer}`,
-    stsProxyUrl: `http://127.0.0.1:${cfg.ports.stsProxy}`,
+    // Where Vault reaches the front: on the host, or by its name on the lab's Docker network.
+    stsProxyUrl: docker ? STS_FRONT_IN_NETWORK : `http://127.0.0.1:${cfg.ports.stsProxy}`,
     vaultCluster: cfg.vaultCluster,
     vaultServerRoleArn: cfg.vaultServerRoleArn,
     clusters,
-    ...(cfg.k8s ? { kubeconfig: cfg.k8s.kubeconfig } : {}),
+    ...(cfg.k8s ? { kubeconfig: cfg.k8s.kubeconfig, labCharts: true } : cfg.kind ? { kubeconfig: cfg.kind.kubeconfig, labCharts: false } : {}),
     clusterIssuer(cluster = cfg.vaultCluster) {
       const iss = clusters[cluster];
       if (!iss) throw new Error(`cluster "${cluster}" is not in the lab: run \`CLUSTER_NAME=${cluster} make lab-up\``);

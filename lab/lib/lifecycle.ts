@@ -46,7 +46,7 @@ function readConfigIfAny(dir: string): LabConfig | undefined {
   }
 }
 
-function redactToken(dir: string, text: string): string {
+export function redactToken(dir: string, text: string): string {
   try {
     const tok = readFileSync(join(dir, 'secrets', 'root-token'), 'utf8').trim();
     return tok ? text.split(tok).join('<redacted>') : text;
@@ -56,7 +56,7 @@ function redactToken(dir: string, text: string): string {
 }
 
 /** A lab-only CA and a certificate for the STS host names of `region` (see lab/lib/servers.ts). */
-function stsCertificates(dir: string, region: string): void {
+export function stsCertificates(dir: string, region: string): void {
   const marker = join(dir, 'sts-cert.region');
   if (existsSync(join(dir, 'sts-cert.pem')) && existsSync(marker) && readFileSync(marker, 'utf8').trim() === region) return;
   const s = (f: string) => join(dir, 'secrets', f);
@@ -102,10 +102,12 @@ function aliveServices(dir: string, names: readonly string[] = ALL_SERVICES): st
 }
 
 export async function up(st: LabSettings, log: Log): Promise<void> {
-  if (st.mode === 'docker')
-    throw new LabError(
-      'LAB_MODE=docker is not available yet (the Docker lab with kind, Vault\'s chart and an AWS emulator container is still being built): unset LAB_MODE, or set LAB_MODE=process, to run the lab as local processes',
-    );
+  const { pickMode, probeMode } = await import('./mode.js');
+  const choice = pickMode(await probeMode(st.mode as 'process' | 'docker' | undefined));
+  if (choice.mode === 'none') throw new LabError(choice.why);
+  if (choice.mode === 'docker') return (await import('./docker-lab.js')).upDocker(st, log, choice.why);
+  if (readConfigIfAny(st.dir)?.mode === 'docker' && (await import('./docker.js')).containerStates(st.dir).size > 0)
+    throw new LabError(`a Docker-mode lab runs in ${st.dir}: stop it first with \`make lab-down\`, or set LAB_DIR for a second lab`);
   const tools = await install(st.root, st.cache, log, { vaultCli: st.vaultCli, awsCli: st.awsCli, k8s: st.k8s });
   const dir = st.dir;
   mkdirSync(join(dir, 'pids'), { recursive: true });
@@ -147,7 +149,7 @@ export async function up(st: LabSettings, log: Log): Promise<void> {
       if (await portTaken(p)) throw new LabError(`port ${p} on 127.0.0.1 is already in use: stop what listens there, or set ${K8S_PORT_VARS[name]} to move the lab's Kubernetes ${name} port`);
 
   const tUp = performance.now();
-  log('up: process mode (the default: every server a local process; LAB_MODE=docker is not available yet)');
+  log(`up: process mode (${choice.why})`);
   // A fresh start is a new lab for the cluster asked for now: servers keep no
   // state, so nothing from an earlier lab's files may carry its names over.
   const roleArn = `arn:aws:iam::${LAB_ACCOUNT_ID}:role/${st.vaultServerRoleName}`;
@@ -246,6 +248,7 @@ export async function up(st: LabSettings, log: Log): Promise<void> {
 }
 
 export async function down(st: LabSettings, log: Log): Promise<number> {
+  if (readConfigIfAny(st.dir)?.mode === 'docker') return (await import('./docker-lab.js')).downDocker(st, log);
   let stopped = 0;
   // Reverse start order: the Kubernetes part (if any) first, then Vault, moto last.
   for (const name of [...ALL_SERVICES].reverse()) {
@@ -263,6 +266,7 @@ export async function down(st: LabSettings, log: Log): Promise<number> {
 export async function status(st: LabSettings, log: Log): Promise<boolean> {
   const cfg = readConfigIfAny(st.dir);
   if (!cfg) throw new LabError('the lab is not running: run `make lab-up`');
+  if (cfg.mode === 'docker') return (await import('./docker-lab.js')).statusDocker(st, cfg, log);
   const checks: [string, Ready][] = SERVICES.map((s) => [s, readyOf(s, cfg.ports)]);
   if (cfg.k8s) {
     let specs: ServiceSpec[] | undefined;
@@ -289,6 +293,8 @@ export async function status(st: LabSettings, log: Log): Promise<boolean> {
 }
 
 export async function reset(st: LabSettings, log: Log): Promise<void> {
+  // Without LAB_MODE, a reset keeps the mode of the lab it replaces.
+  const mode = st.mode ?? readConfigIfAny(st.dir)?.mode;
   await down(st, log);
   // Guard the rm: LAB_DIR comes from the environment.
   if (existsSync(st.dir) && !existsSync(join(st.dir, 'lab.json')) && !existsSync(join(st.dir, 'pids')))
@@ -296,5 +302,5 @@ export async function reset(st: LabSettings, log: Log): Promise<void> {
   rmSync(st.dir, { recursive: true, force: true });
   rmSync(st.stateDir, { recursive: true, force: true });
   log(`reset: removed ${st.dir} and ${st.stateDir}`);
-  await up(st, log);
+  await up({ ...st, mode }, log);
 }

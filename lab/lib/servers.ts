@@ -78,7 +78,11 @@ async function writeVaultToken(): Promise<void> {
 }
 
 function stsProxy(): void {
-  const moto = { host: '127.0.0.1', port: cfg.ports.moto };
+  // Docker mode runs this proxy in a container on the lab's network: moto is then
+  // `moto:5000` there, and the proxy listens on all of the container's addresses
+  // (published on the host's 127.0.0.1 only). Process mode: loopback, the lab's ports.
+  const moto = { host: process.env.LAB_STS_UPSTREAM_HOST || '127.0.0.1', port: Number(process.env.LAB_STS_UPSTREAM_PORT || cfg.ports.moto) };
+  const listen = { host: process.env.LAB_LISTEN_HOST || '127.0.0.1', port: Number(process.env.LAB_LISTEN_PORT || cfg.ports.stsProxy) };
   const allowed = new Set(['sts.amazonaws.com', `sts.${cfg.region}.amazonaws.com`]);
   const secure = tls.createSecureContext({
     key: readFileSync(join(dir, 'secrets', 'sts-key.pem')),
@@ -200,7 +204,7 @@ function stsProxy(): void {
     tlsSocket.on('error', (e) => log(`tls error from client: ${e.message}`));
     inner.emit('connection', tlsSocket);
   });
-  outer.listen(cfg.ports.stsProxy, '127.0.0.1', () => log(`sts-proxy listening on 127.0.0.1:${cfg.ports.stsProxy} for ${[...allowed].join(', ')}`));
+  outer.listen(listen.port, listen.host, () => log(`sts-proxy listening on ${listen.host}:${listen.port} for ${[...allowed].join(', ')} -> moto ${moto.host}:${moto.port}`));
 }
 
 const mode = process.argv[2];

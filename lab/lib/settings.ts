@@ -11,6 +11,20 @@ export const LAB_ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url))
 /** Pinned tool versions: one place. */
 export const MOTO_VERSION = '5.2.5';
 export const VAULT_VERSION = '1.21.4';
+/**
+ * Docker mode's pinned upstream images and chart (users with internet get these;
+ * `lab/bin/images` builds local stand-ins from the process lab's own tools, and
+ * LAB_IMAGES=local or LAB_<NAME>_IMAGE picks other images).
+ */
+export const UPSTREAM_IMAGES = {
+  moto: `motoserver/moto:${MOTO_VERSION}`,
+  vault: `hashicorp/vault:${VAULT_VERSION}`,
+  /** Runs the lab's STS front (lab/lib/servers.ts, bundled) on the lab's Docker network. */
+  node: 'node:20.20.2-alpine',
+  /** kind's node image for LAB_MODE=docker LAB_K8S=1 (lab/kind.yaml names the same). */
+  kindNode: 'kindest/node:v1.31.2',
+} as const;
+export type LabImage = 'moto' | 'vault' | 'node';
 /** moto's fixed default account. */
 export const LAB_ACCOUNT_ID = '123456789012';
 export const DEFAULT_CLUSTER = 'gloo-ee-vault-integration';
@@ -53,6 +67,10 @@ export interface LabSettings {
   k8sPorts: LabK8sPorts;
   /** LAB_AWS_CLI=1: also install the aws CLI (v1, pip), for the pasted reference. */
   awsCli: boolean;
+  /** Docker mode: LAB_IMAGES=local uses the images `lab/bin/images` builds; upstream (default) pulls the pinned ones. */
+  images: 'upstream' | 'local';
+  /** Docker mode: an image named by LAB_MOTO_IMAGE, LAB_VAULT_IMAGE or LAB_NODE_IMAGE (wins over LAB_IMAGES). */
+  imageOverrides: Partial<Record<LabImage, string>>;
 }
 
 /** An expected problem: printed as one sentence, exit 1. */
@@ -133,7 +151,31 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): LabSettings 
       kwok: port(env, 'LAB_K8S_KWOK_PORT', 8445),
     },
     awsCli: env.LAB_AWS_CLI === '1' || env.LAB_AWS_CLI === 'true',
+    images: labImagesSetting(env),
+    imageOverrides: imageOverrides(env),
   };
+}
+
+function labImagesSetting(env: NodeJS.ProcessEnv): 'upstream' | 'local' {
+  const v = env.LAB_IMAGES ?? '';
+  if (v === '' || v === 'upstream') return 'upstream';
+  if (v === 'local') return 'local';
+  throw new LabError(`LAB_IMAGES=${v} is neither local nor upstream: unset it for the pinned upstream images, or set LAB_IMAGES=local for the ones lab/bin/images builds`);
+}
+
+/** The environment variable behind each Docker-mode image. */
+export const IMAGE_VARS: Record<LabImage, string> = { moto: 'LAB_MOTO_IMAGE', vault: 'LAB_VAULT_IMAGE', node: 'LAB_NODE_IMAGE' };
+
+function imageOverrides(env: NodeJS.ProcessEnv): Partial<Record<LabImage, string>> {
+  const out: Partial<Record<LabImage, string>> = {};
+  for (const [k, v] of Object.entries(IMAGE_VARS) as [LabImage, string][]) {
+    const raw = env[v];
+    if (!raw) continue;
+    // Docker's reference grammar, loosely: [registry/]name[:tag][@digest], no spaces or options.
+    if (!/^[a-z0-9][a-z0-9._\/:@-]*$/i.test(raw) || raw.startsWith('-')) throw new LabError(`${v}=${raw} is not a Docker image name: use e.g. ${UPSTREAM_IMAGES[k]}`);
+    out[k] = raw;
+  }
+  return out;
 }
 
 /** Bad input to a lab command (unknown scenario or seat, malformed file, wrong option): one sentence, exit 2. */

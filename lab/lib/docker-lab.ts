@@ -1,0 +1,333 @@
+// Docker mode (LAB_MODE=docker): the AWS emulator, the lab's STS front and Vault as
+// containers on a Docker network of the lab's own, their ports published on the host's
+// 127.0.0.1 only; the lab issuer stays a host process (it mints and refreshes the Vault
+// server's projected token, which Vault's container reads from a bind mount, as a pod reads
+// its projected volume).
+//
+//   moto       LAB_MOTO_IMAGE (motoserver/moto:5.2.5)       127.0.0.1:LAB_MOTO_PORT -> 5000
+//   sts-proxy  LAB_NODE_IMAGE (node:20.20.2-alpine) running  127.0.0.1:LAB_STS_PROXY_PORT -> 8182
+//              lab/lib/servers.ts bundled into LAB_DIR/docker
+//   vault      LAB_VAULT_IMAGE (hashicorp/vault:1.21.4)      127.0.0.1:LAB_VAULT_PORT -> 8200
+//
+// IRSA works as in process mode: Vault's container has AWS_ROLE_ARN and
+// AWS_WEB_IDENTITY_TOKEN_FILE, and HTTPS_PROXY=http://sts-proxy:8182 with the lab CA,
+// so its web-identity call (aws-sdk-go v1: always https://sts.<region>.amazonaws.com)
+// reaches moto through the front; VAULT_AWS_ENDPOINT_URL (step 08's iam_endpoint and
+// sts_endpoint) is http://sts-proxy:8182, the name Vault resolves on the lab network.
+//
+// Every container and the network carry the label vault-irsa-runbook.lab=<hash of LAB_DIR>
+// (lab/lib/docker.ts); down removes exactly those.
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { awsSetup, initKey } from './aws-setup.js';
+import { readClusters, SERVICES, STS_FRONT_IN_NETWORK, type LabConfig } from './lab.js';
+import { ownedPid, portTaken, startDetached, stopService, waitReady, isReady } from './procs.js';
+import { containerStates, docker, dockerEngine, dockerNames, dockerOk, ensureImage, removeLabObjects, DOCKER_SERVICES, type DockerService } from './docker.js';
+import { LabError, LAB_ACCOUNT_ID, MOTO_VERSION, VAULT_VERSION, UPSTREAM_IMAGES, IMAGE_VARS, elapsed, type LabImage, type LabSettings } from './settings.js';
+import { redactToken, stsCertificates } from './lifecycle.js';
+
+type Log = (line: string) => void;
+
+/** Ports inside the containers (the host side is the lab's port settings). */
+export const INNER_PORTS = { moto: 5000, 'sts-proxy': 8182, vault: 8200 } as const;
+const TOKEN_DIR_IN_VAULT = '/var/run/secrets/eks.amazonaws.com/serviceaccount';
+const CA_IN_VAULT = '/etc/vault-irsa-runbook-lab/sts-ca.pem';
+
+export interface DockerRecord {
+  id: string;
+  network: string;
+  containers: Record<DockerService, string>;
+  images: Record<LabImage, string>;
+}
+
+const tsxLoader = (): string => fileURLToPath(import.meta.resolve('tsx'));
+
+/** The images to run: LAB_<NAME>_IMAGE, else LAB_IMAGES=local (built here if missing), else the pinned upstream ones. */
+async function chooseImages(st: LabSettings, log: Log): Promise<Record<LabImage, string>> {
+  const names: LabImage[] = ['moto', 'vault', 'node'];
+  const out = {} as Record<LabImage, string>;
+  let local: Record<string, string> = {};
+  if (st.images === 'local' && names.some((n) => !st.imageOverrides[n])) {
+    const { buildImages } = await import('./images.js');
+    const need = names.filter((n) => !st.imageOverrides[n]);
+    local = Object.fromEntries((await buildImages(st.root, st.cache, (l) => log(`up: ${l}`), need)).map((b) => [b.name, b.tag]));
+  }
+  for (const n of names) out[n] = st.imageOverrides[n] ?? local[n] ?? UPSTREAM_IMAGES[n];
+  return out;
+}
+
+/** The lab's STS front (lab/lib/servers.ts) as one JavaScript file for the Node container. */
+async function bundleStsFront(dir: string): Promise<string> {
+  const out = join(dir, 'docker', 'sts-front.mjs');
+  mkdirSync(join(dir, 'docker'), { recursive: true });
+  let esbuild: typeof import('esbuild');
+  try {
+    esbuild = await import('esbuild');
+  } catch {
+    throw new LabError('esbuild (a development dependency) is missing, and Docker mode needs it to bundle the lab\'s STS front: run `npm ci`');
+  }
+  await esbuild.build({
+    entryPoints: [fileURLToPath(new URL('./servers.ts', import.meta.url))],
+    outfile: out,
+    bundle: true,
+    format: 'esm',
+    platform: 'node',
+    target: 'node20',
+    mainFields: ['module', 'main'],
+    // CommonJS dependencies call require(); split so build.mjs does not rewrite the text as this file's own URL.
+    banner: { js: "import{createRequire as __virCreateRequire}from'node:module';const require=__virCreateRequire(import.meta" + '.url);' },
+    logLevel: 'error',
+  });
+  return out;
+}
+
+async function containerLogTail(dir: string, name: string): Promise<string> {
+  const r = await docker(['logs', '--tail', '25', name]);
+  return redactToken(dir, `${r.stdout}${r.stderr}`.trimEnd());
+}
+
+/** Wait until a container's service answers on its published port, or it stops, or 90 s pass. */
+async function waitContainer(dir: string, svc: DockerService, url: string, timeoutMs = 90_000): Promise<string> {
+  const t0 = performance.now();
+  const name = dockerNames(dir).container(svc);
+  // Docker's port proxy accepts a connection before the service listens, and the probe's
+  // fetch then waits on a socket and an unref'd abort timer only: keep the loop alive.
+  const keepAlive = setInterval(() => undefined, 1000);
+  try {
+    while (performance.now() - t0 < timeoutMs) {
+      if (await isReady({ url })) return elapsed(t0);
+      if (containerStates(dir, [svc]).get(svc) !== 'running') break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  } finally {
+    clearInterval(keepAlive);
+  }
+  const state = containerStates(dir, [svc]).get(svc) ?? 'gone';
+  throw new LabError(`${svc} (container ${name}, ${state}) did not answer at ${url}; its last log lines:\n${await containerLogTail(dir, name)}`);
+}
+
+/** `docker run -d` with the lab's name, label and network; returns the container id. */
+async function runContainer(dir: string, svc: DockerService, image: string, opts: { publish: number; env?: Record<string, string | undefined>; mounts?: string[]; extra?: string[]; args?: string[]; clientEnv?: NodeJS.ProcessEnv }): Promise<string> {
+  const n = dockerNames(dir);
+  const args = [
+    'run', '-d',
+    '--name', n.container(svc),
+    '--label', n.label,
+    '--network', n.network,
+    '--network-alias', svc,
+    '-p', `127.0.0.1:${opts.publish}:${INNER_PORTS[svc]}`,
+    // A value-less -e takes the value from docker's own environment: no secret in argv.
+    ...Object.entries(opts.env ?? {}).flatMap(([k, v]) => ['-e', v === undefined ? k : `${k}=${v}`]),
+    ...(opts.mounts ?? []).flatMap((m) => ['-v', m]),
+    ...(opts.extra ?? []),
+    image,
+    ...(opts.args ?? []),
+  ];
+  return dockerOk(args, `starting the ${svc} container (${image})`, { env: opts.clientEnv });
+}
+
+function readConfigIfAny(dir: string): LabConfig | undefined {
+  try {
+    return JSON.parse(readFileSync(join(dir, 'lab.json'), 'utf8')) as LabConfig;
+  } catch {
+    return undefined;
+  }
+}
+
+export async function upDocker(st: LabSettings, log: Log, why: string): Promise<void> {
+  const dir = st.dir;
+  // LAB_K8S=1: kind, kubectl and helm are checked before anything starts.
+  const kind = st.k8s ? await import('./kind.js') : undefined;
+  const missing = kind?.missingKindTools();
+  if (missing) throw new LabError(missing);
+  const engine = await dockerEngine();
+  if (!engine.ok) throw new LabError(engine.why);
+  const n = dockerNames(dir);
+
+  // A process-mode lab in the same LAB_DIR would hold the ports and files.
+  const procs = SERVICES.filter((s) => s !== 'issuer' && ownedPid(dir, s) !== undefined);
+  if (procs.length) throw new LabError(`a process-mode lab runs in ${dir} (${procs.join(', ')}): stop it first with \`make lab-down\`, or set LAB_DIR for a second lab`);
+
+  const old = readConfigIfAny(dir);
+  const states = containerStates(dir);
+  const wanted = DOCKER_SERVICES.filter((s) => !(st.k8s && s === 'vault'));
+  const running = wanted.filter((s) => states.get(s) === 'running');
+  const vaultForward = !st.k8s || ownedPid(dir, 'vault-port-forward') !== undefined;
+  if (old?.mode === 'docker' && !!old.kind === st.k8s && running.length === wanted.length && vaultForward && ownedPid(dir, 'issuer') !== undefined) {
+    log(`up: the lab is already running in Docker (${dir}; network ${n.network})`);
+    if (st.regionFromUser && st.region !== old.region)
+      throw new LabError(`the running lab is in region ${old.region}, not AWS_REGION=${st.region}: unset AWS_REGION, or run \`make lab-reset\` with AWS_REGION=${st.region}`);
+    const issuer = readClusters(dir)[st.cluster];
+    if (issuer) log(`up: cluster ${st.cluster}: ${issuer}`);
+    else await awsSetup(dir, st.cluster, log);
+    return;
+  }
+  if (states.size > 0 || ownedPid(dir, 'issuer') !== undefined) {
+    log('up: the Docker lab is half running; removing what is left first');
+    await downDocker(st, () => undefined);
+  }
+
+  const portVar = { moto: 'LAB_MOTO_PORT', vault: 'LAB_VAULT_PORT', issuer: 'LAB_ISSUER_PORT', stsProxy: 'LAB_STS_PROXY_PORT' } as const;
+  for (const [name, p] of Object.entries(st.ports) as [keyof typeof portVar, number][])
+    if (await portTaken(p)) throw new LabError(`port ${p} on 127.0.0.1 is already in use: stop what listens there, or set ${portVar[name]} to move the lab's ${name}`);
+
+  const tUp = performance.now();
+  log(`up: docker mode (${why}; Docker ${engine.version}): moto, the STS front and Vault as containers on network ${n.network}, ports on 127.0.0.1`);
+  const images = await chooseImages(st, log);
+  for (const k of ['moto', 'vault', 'node'] as LabImage[])
+    await ensureImage(images[k], log, `set ${IMAGE_VARS[k]} to an image you have${process.platform === 'linux' ? ' (or LAB_IMAGES=local: lab/bin/images builds them from the process lab\'s tools)' : ''}`);
+
+  for (const d of ['pids', 'tokens', 'clusters', 'docker']) mkdirSync(join(dir, d), { recursive: true });
+  for (const d of ['logs', 'secrets']) {
+    mkdirSync(join(dir, d), { recursive: true, mode: 0o700 });
+    chmodSync(join(dir, d), 0o700);
+  }
+  const roleArn = `arn:aws:iam::${LAB_ACCOUNT_ID}:role/${st.vaultServerRoleName}`;
+  const record: DockerRecord = { id: n.id, network: n.network, containers: { moto: n.container('moto'), 'sts-proxy': n.container('sts-proxy'), vault: n.container('vault') }, images };
+  const cfg: LabConfig & { docker: DockerRecord } = {
+    mode: 'docker',
+    region: st.region,
+    accountId: LAB_ACCOUNT_ID,
+    vaultCluster: st.cluster,
+    vaultServerRoleArn: roleArn,
+    vaultVersion: VAULT_VERSION,
+    motoVersion: MOTO_VERSION,
+    ports: st.ports,
+    docker: record,
+    ...(st.k8s ? { kind: { cluster: n.kindCluster, kubeconfig: join(dir, 'kubeconfig') } } : {}),
+  };
+  // A fresh start is a new lab for the cluster asked for now (as in process mode).
+  writeFileSync(join(dir, 'lab.json'), JSON.stringify(cfg, null, 2) + '\n');
+  for (const f of readdirSync(join(dir, 'clusters'))) rmSync(join(dir, 'clusters', f), { force: true });
+  for (const f of ['secrets/aws-admin.json', 'scenario.json', 'enforce-vault', 'kubeconfig']) rmSync(join(dir, f), { force: true });
+  const tokenFile = join(dir, 'secrets', 'root-token');
+  if (!existsSync(tokenFile) || !readFileSync(tokenFile, 'utf8').trim()) writeFileSync(tokenFile, randomBytes(16).toString('hex') + '\n', { mode: 0o600 });
+  stsCertificates(dir, st.region);
+  initKey(dir);
+
+  const fail = async (e: unknown): Promise<never> => {
+    await downDocker(st, () => undefined).catch(() => undefined);
+    throw e instanceof LabError ? e : new LabError(`the Docker lab could not start: ${(e as Error).message}`, { cause: e });
+  };
+  try {
+    await dockerOk(['network', 'create', '--label', n.label, n.network], `creating the lab's Docker network ${n.network}`);
+
+    await runContainer(dir, 'moto', images.moto, { publish: st.ports.moto, env: { MOTO_PORT: String(INNER_PORTS.moto), MOTO_ALLOW_NONEXISTENT_REGION: 'false' } });
+    log(`moto       ready in ${await waitContainer(dir, 'moto', `http://127.0.0.1:${st.ports.moto}/moto-api/data.json`)} (container ${record.containers.moto}, 127.0.0.1:${st.ports.moto})`);
+    await awsSetup(dir, st.cluster, log);
+
+    // The issuer: a host process, as in process mode (it writes tokens/vault-vault.jwt).
+    const base: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, LANG: process.env.LANG ?? 'C.UTF-8' };
+    const servers = fileURLToPath(new URL('./servers.ts', import.meta.url));
+    const pid = startDetached(dir, { name: 'issuer', command: process.execPath, args: ['--import', tsxLoader(), servers, 'issuer'], env: { ...base, LAB_DIR: dir, NODE_NO_WARNINGS: '1' } });
+    const r = await waitReady(dir, 'issuer', { url: `http://127.0.0.1:${st.ports.issuer}/keys` });
+    if (!r.ok) throw new LabError(`issuer did not become ready at http://127.0.0.1:${st.ports.issuer}/keys; last lines of ${join(dir, 'logs', 'issuer.log')}:\n${redactToken(dir, r.log)}`);
+    log(`issuer     ready in ${r.took} (pid ${pid}, 127.0.0.1:${st.ports.issuer})`);
+
+    const front = await bundleStsFront(dir);
+    await runContainer(dir, 'sts-proxy', images.node, {
+      publish: st.ports.stsProxy,
+      env: { LAB_DIR: dir, LAB_STS_UPSTREAM_HOST: 'moto', LAB_STS_UPSTREAM_PORT: String(INNER_PORTS.moto), LAB_LISTEN_HOST: '0.0.0.0', LAB_LISTEN_PORT: String(INNER_PORTS['sts-proxy']), NODE_NO_WARNINGS: '1' },
+      // LAB_DIR at its own path, read-only: the front reads lab.json, its certificate and the lab-admin keys.
+      mounts: [`${dir}:${dir}:ro`],
+      extra: ['--entrypoint', images.node === UPSTREAM_IMAGES.node ? 'node' : '/usr/local/bin/node'],
+      args: [front, 'sts-proxy'],
+    });
+    log(`sts-proxy  ready in ${await waitContainer(dir, 'sts-proxy', `http://127.0.0.1:${st.ports.stsProxy}/healthz`)} (container ${record.containers['sts-proxy']}, 127.0.0.1:${st.ports.stsProxy})`);
+
+    if (kind) {
+      // LAB_K8S=1: a kind cluster, and Vault from HashiCorp's chart in it (lab/lib/kind.ts).
+      const issuer = readClusters(dir)[st.cluster]!;
+      await kind.kindUp({ root: st.root, dir, issuer, region: st.region, vaultServerRoleArn: roleArn, vaultPort: st.ports.vault, rootToken: readFileSync(tokenFile, 'utf8').trim(), stsFront: STS_FRONT_IN_NETWORK }, log);
+      const ready = await waitReady(dir, 'vault-port-forward', { url: `http://127.0.0.1:${st.ports.vault}/v1/sys/health` }, 120_000);
+      if (!ready.ok) throw new LabError(`Vault in kind did not answer at http://127.0.0.1:${st.ports.vault} through kubectl port-forward; its log:\n${redactToken(dir, ready.log)}`);
+    } else {
+    // Vault gets what EKS's pod-identity webhook gives a pod whose service account is
+    // annotated with a role, plus the proxy and CA that carry its STS calls to moto.
+    await runContainer(dir, 'vault', images.vault, {
+      publish: st.ports.vault,
+      env: {
+        AWS_ROLE_ARN: roleArn,
+        AWS_WEB_IDENTITY_TOKEN_FILE: `${TOKEN_DIR_IN_VAULT}/vault-vault.jwt`,
+        AWS_REGION: st.region,
+        AWS_DEFAULT_REGION: st.region,
+        AWS_STS_REGIONAL_ENDPOINTS: 'regional',
+        AWS_EC2_METADATA_DISABLED: 'true',
+        AWS_CA_BUNDLE: CA_IN_VAULT,
+        HTTPS_PROXY: STS_FRONT_IN_NETWORK,
+        NO_PROXY: '127.0.0.1,localhost',
+        VAULT_DEV_ROOT_TOKEN_ID: undefined,
+      },
+      clientEnv: { ...process.env, VAULT_DEV_ROOT_TOKEN_ID: readFileSync(tokenFile, 'utf8').trim() },
+      // The token folder, not the file: the issuer replaces the file by renaming (as kubelet does).
+      mounts: [`${join(dir, 'tokens')}:${TOKEN_DIR_IN_VAULT}:ro`, `${join(dir, 'sts-ca.pem')}:${CA_IN_VAULT}:ro`],
+      // The upstream image's entrypoint drops to the vault user, who could not read the 0600 token.
+      extra: ['--entrypoint', 'vault', '--cap-add', 'IPC_LOCK'],
+      args: ['server', '-dev', `-dev-listen-address=0.0.0.0:${INNER_PORTS.vault}`, '-dev-no-store-token'],
+    });
+    log(`vault      ready in ${await waitContainer(dir, 'vault', `http://127.0.0.1:${st.ports.vault}/v1/sys/health`)} (container ${record.containers.vault}, 127.0.0.1:${st.ports.vault})`);
+    }
+  } catch (e) {
+    await fail(e);
+  }
+
+  log(`up: lab ready in ${elapsed(tUp)} (${dir}); Vault is a DEV server: in memory, unsealed, no TLS`);
+  log(`up: Vault's AWS identity: ${roleArn} via web identity (system:serviceaccount:vault:vault)`);
+  log('up: load the environment with: eval "$(lab/bin/env)"; `make lab-down` removes the containers and the network');
+}
+
+/** Stop the issuer and remove every container and network with this lab's label. */
+export async function downDocker(st: Pick<LabSettings, 'dir'>, log: Log): Promise<number> {
+  let n = 0;
+  // The kind cluster first: its node is attached to the lab's network.
+  if (readConfigIfAny(st.dir)?.kind) n += (await (await import('./kind.js')).kindDown(st.dir, log)).length;
+  const r = await stopService(st.dir, 'issuer');
+  if (r.result === 'stopped') {
+    log(`down: stopped issuer (pid ${r.pid})`);
+    n++;
+  }
+  const engine = await dockerEngine();
+  if (!engine.ok) {
+    log(`down: could not reach Docker to remove the lab's containers (${engine.why})`);
+    throw new LabError(`the lab's containers could not be removed: ${engine.why}; then run \`make lab-down\` again`);
+  }
+  for (const name of await removeLabObjects(st.dir)) {
+    log(`down: removed ${name}`);
+    n++;
+  }
+  if (n === 0) log('down: nothing was running');
+  return n;
+}
+
+/** One line per Docker-mode service; true when all answer. */
+export async function statusDocker(st: LabSettings, cfg: LabConfig, log: Log): Promise<boolean> {
+  const states = containerStates(st.dir);
+  const n = dockerNames(st.dir);
+  const rows: [string, string, string][] = [];
+  let ok = 0;
+  const issuerPid = ownedPid(st.dir, 'issuer');
+  const url = (svc: string) =>
+    ({ moto: `http://127.0.0.1:${cfg.ports.moto}/moto-api/data.json`, issuer: `http://127.0.0.1:${cfg.ports.issuer}/keys`, 'sts-proxy': `http://127.0.0.1:${cfg.ports.stsProxy}/healthz`, vault: `http://127.0.0.1:${cfg.ports.vault}/v1/sys/health` })[svc]!;
+  const fwdPid = cfg.kind ? ownedPid(st.dir, 'vault-port-forward') : undefined;
+  for (const svc of ['moto', 'issuer', 'sts-proxy', 'vault']) {
+    const proc = svc === 'issuer' || (svc === 'vault' && !!cfg.kind);
+    const pid = svc === 'issuer' ? issuerPid : fwdPid;
+    const where = proc ? `pid ${pid ?? '-'}${svc === 'vault' ? ` (port-forward to kind ${cfg.kind!.cluster})` : ''}` : `container ${n.container(svc)}`;
+    const up = proc ? pid !== undefined : states.get(svc) === 'running';
+    let state = proc ? 'not running' : (states.get(svc) ?? 'no container');
+    if (up) {
+      if (await isReady({ url: url(svc) })) {
+        state = 'answers';
+        ok++;
+      } else state = 'not answering';
+    }
+    rows.push([svc, where, state]);
+  }
+  const w = Math.max(...rows.map(([, where]) => where.length));
+  for (const [svc, where, state] of rows) log(`${svc.padEnd(10)} ${where.padEnd(w)}  ${state.padEnd(14)} ${url(svc)}`);
+  return ok === rows.length;
+}
+
+
