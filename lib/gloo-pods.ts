@@ -1,37 +1,74 @@
-// The RUNNING Gloo pods and their IRSA environment: step 11's verify and step
-// 12's last link both read them (the webhook injects AWS_ROLE_ARN at pod creation).
+// The RUNNING Gloo pods and their IRSA environment: step 11's check and verify and
+// step 12's last link read them (the webhook injects AWS_ROLE_ARN at pod creation).
 import type { Config } from './config.js';
 import { kubectl } from './kube.js';
 import { cmd } from './shell.js';
+import { ROLE_ANNOTATION } from './gloo-values.js';
 
 interface PodList {
   items: { metadata: { name: string; deletionTimestamp?: string }; status?: { phase?: string }; spec: { containers: { env?: { name: string; value?: string }[] }[] } }[];
+}
+
+export interface PodIdentity {
+  /** One sentence per service account whose running pods do not carry the role. */
+  problems: string[];
+  /** Running pods seen. */
+  pods: number;
+  /** Service accounts whose annotation is right but whose running pods predate it: a restart fixes them. */
+  stale: string[];
+  /** Service accounts whose own annotation is not the role: new pods would lack it too. */
+  unannotated: string[];
+}
+
+/** The role annotation a service account carries now; undefined when it has none or does not exist. */
+export async function roleAnnotation(config: Config, sa: string): Promise<string | undefined> {
+  try {
+    const obj = JSON.parse(await kubectl(['get', 'serviceaccount', sa, '-n', config.namespace, '-o', 'json'], { config })) as { metadata?: { annotations?: Record<string, string> } };
+    return obj.metadata?.annotations?.[ROLE_ANNOTATION];
+  } catch {
+    return undefined;
+  }
 }
 
 /**
  * The RUNNING pods of each service account's deployment (label gloo=<sa>, as the
  * chart sets it) must carry the IRSA environment EKS's webhook injects at pod
  * creation: AWS_ROLE_ARN = the role and AWS_WEB_IDENTITY_TOKEN_FILE. A pod created
- * before the annotation has neither, whatever the service account says now.
+ * before the annotation has neither, whatever the service account says now; a pod
+ * of a service account without the annotation never gets them, restarted or not.
  */
-export async function podIdentityProblems(config: Config, roleArn: string, serviceAccounts: string[] = config.serviceAccounts): Promise<{ problems: string[]; pods: number }> {
-  const problems: string[] = [];
-  let pods = 0;
+export async function podIdentityProblems(config: Config, roleArn: string, serviceAccounts: string[] = config.serviceAccounts): Promise<PodIdentity> {
+  const out: PodIdentity = { problems: [], pods: 0, stale: [], unannotated: [] };
+  const ns = config.namespace;
   for (const sa of serviceAccounts) {
-    const list = JSON.parse(await kubectl(['get', 'pods', '-n', config.namespace, '-l', `gloo=${sa}`, '-o', 'json'], { config })) as PodList;
+    const list = JSON.parse(await kubectl(['get', 'pods', '-n', ns, '-l', `gloo=${sa}`, '-o', 'json'], { config })) as PodList;
     const running = list.items.filter((p) => p.status?.phase === 'Running' && !p.metadata.deletionTimestamp);
-    if (!running.length) problems.push(`no running pod with label gloo=${sa} in ${config.namespace}`);
-    for (const p of running) {
-      pods++;
-      const env = Object.fromEntries((p.spec.containers[0]?.env ?? []).map((e) => [e.name, e.value]));
-      if (env.AWS_ROLE_ARN !== roleArn) problems.push(`pod ${config.namespace}/${p.metadata.name} runs with AWS_ROLE_ARN=${env.AWS_ROLE_ARN ?? '(none)'}, wanted ${roleArn} (restart it: ${restartCommand(config)})`);
-      else if (!env.AWS_WEB_IDENTITY_TOKEN_FILE) problems.push(`pod ${config.namespace}/${p.metadata.name} has no AWS_WEB_IDENTITY_TOKEN_FILE: is the EKS pod identity webhook running?`);
+    if (!running.length) {
+      out.problems.push(`no running pod with label gloo=${sa} in ${ns}`);
+      continue;
+    }
+    out.pods += running.length;
+    const envOf = (p: PodList['items'][number]) => Object.fromEntries((p.spec.containers[0]?.env ?? []).map((e) => [e.name, e.value]));
+    const wrongRole = running.filter((p) => envOf(p).AWS_ROLE_ARN !== roleArn);
+    const noFile = running.filter((p) => envOf(p).AWS_ROLE_ARN === roleArn && !envOf(p).AWS_WEB_IDENTITY_TOKEN_FILE);
+    if (wrongRole.length) {
+      const first = wrongRole[0]!;
+      const pods = `${wrongRole.length} of ${running.length} running ${sa} pod(s) in ${ns} run without AWS_ROLE_ARN=${roleArn} (${first.metadata.name}: ${envOf(first).AWS_ROLE_ARN ?? 'none'})`;
+      const annotation = await roleAnnotation(config, sa);
+      if (annotation !== roleArn) {
+        out.unannotated.push(sa);
+        out.problems.push(`${pods} because service account ${ns}/${sa} carries ${ROLE_ANNOTATION}=${annotation ?? '(none)'}, so a restart alone would not help: run \`make step-11\`, which restores the annotation and restarts the pods`);
+      } else {
+        out.stale.push(sa);
+        out.problems.push(`${pods}: they were created before service account ${ns}/${sa} got the role, so restart them: ${restartCommand(config, [sa])}`);
+      }
+    } else if (noFile.length) {
+      out.problems.push(`${noFile.length} of ${running.length} running ${sa} pod(s) in ${ns} have AWS_ROLE_ARN but no AWS_WEB_IDENTITY_TOKEN_FILE (${noFile[0]!.metadata.name}): is the EKS pod identity webhook running?`);
     }
   }
-  return { problems, pods };
+  return out;
 }
 
-export function restartCommand(config: Config): string {
-  return cmd('kubectl', 'rollout', 'restart', ...config.serviceAccounts.map((sa) => `deployment/${sa}`), '-n', config.namespace);
+export function restartCommand(config: Config, serviceAccounts: string[] = config.serviceAccounts): string {
+  return cmd('kubectl', 'rollout', 'restart', ...serviceAccounts.map((sa) => `deployment/${sa}`), '-n', config.namespace);
 }
-

@@ -41,33 +41,6 @@ export async function kubectl(args: string[], opts: { config?: Pick<Config, 'kub
   }
 }
 
-/**
- * Pure: major/minor of `kubectl version --client -o json` (clientVersion.major/minor,
- * minor may read "24+"). Named for `kubectl create token` (kubectl >= 1.24), the one
- * use here; undefined when the output says no version.
- */
-export function parseKubectlClientVersionForCreateToken(json: string): { major: number; minor: number } | undefined {
-  try {
-    const v = (JSON.parse(json) as { clientVersion?: { major?: string; minor?: string; gitVersion?: string } }).clientVersion;
-    const major = Number.parseInt(v?.major ?? '', 10);
-    const minor = Number.parseInt(v?.minor ?? '', 10);
-    if (Number.isFinite(major) && Number.isFinite(minor)) return { major, minor };
-    const m = /^v?(\d+)\.(\d+)/.exec(v?.gitVersion ?? '');
-    return m ? { major: Number(m[1]), minor: Number(m[2]) } : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** Throws unless the local kubectl is >= 1.24, the first with `kubectl create token`. */
-export async function requireKubectlForCreateToken(config?: Pick<Config, 'kubeconfig'>): Promise<void> {
-  const out = await kubectl(['version', '--client', '-o', 'json'], { config, timeoutMs: 15_000 });
-  const v = parseKubectlClientVersionForCreateToken(out);
-  if (v && (v.major < 1 || (v.major === 1 && v.minor < 24))) {
-    throw new RemoteError('kubectl', 'create token', `kubectl ${v.major}.${v.minor} has no \`kubectl create token\` (added in 1.24): install kubectl >= 1.24 (https://kubernetes.io/docs/tasks/tools), or set SA_TOKEN_COMMAND`);
-  }
-}
-
 export function kubeError(tool: 'kubectl' | 'helm', args: string[], err: unknown): RemoteError {
   const e = err as { stderr?: string; message?: string; code?: string };
   if (e.code === 'ENOENT' || /ENOENT|command not found/.test(e.message ?? '')) {
@@ -165,11 +138,12 @@ export function parseKubectlClientVersion(json: string): { major: number; minor:
     return undefined;
   }
   const c = v?.clientVersion;
-  const git = /^v?(\d+)\.(\d+)\./.exec(c?.gitVersion ?? '');
-  const major = Number.parseInt(c?.major ?? git?.[1] ?? '', 10);
-  const minor = Number.parseInt(c?.minor ?? git?.[2] ?? '', 10);
+  // Builds without version stamping print major/minor as "": the gitVersion says it then.
+  const git = /^v?(\d+)\.(\d+)(?:\.|$)/.exec(c?.gitVersion ?? '');
+  const major = Number.parseInt(c?.major || git?.[1] || '', 10);
+  const minor = Number.parseInt(c?.minor || git?.[2] || '', 10);
   if (!Number.isInteger(major) || !Number.isInteger(minor)) return undefined;
-  return { major, minor, gitVersion: c?.gitVersion ?? `v${major}.${minor}` };
+  return { major, minor, gitVersion: c?.gitVersion || `v${major}.${minor}` };
 }
 
 /** Pure: why this kubectl cannot run `kubectl create token`, or undefined. */

@@ -50,6 +50,8 @@ export interface ChainOptions {
   roleArn?: string;
   /** The service account whose token is used (default gloo). */
   serviceAccount?: string;
+  /** Told why link 6 (the running gloo pod) was not a link: no cluster, or no gloo deployment on it. */
+  onPodsNotChecked?: (why: string) => void;
 }
 
 /** The chain, link by link. Stops at the first broken link; never throws for a broken link. */
@@ -155,24 +157,28 @@ export async function verifyChain(ctx: Ctx, opts: ChainOptions = {}, report: (l:
   // 6 the running gloo pod: on a cluster with Gloo installed, the pod itself must run
   // with the role (the webhook sets AWS_ROLE_ARN at pod creation only). Without a
   // cluster, or without a gloo deployment there (the lab's plain runs), it is not a link.
-  if (await glooDeployed(ctx, ns, sa)) {
-    await step(6, `running ${sa} pod in ${ns} runs as ${roleArn.split('/').pop()}`, async () => {
-      const pods = await podIdentityProblems(config, roleArn, [sa]);
-      if (pods.problems.length) fail(pods.problems.join('; '));
-      return `${pods.pods} running pod(s) with AWS_ROLE_ARN=${roleArn} and AWS_WEB_IDENTITY_TOKEN_FILE`;
-    });
+  // What it reads is the pod SPEC (the env the webhook put there): not Gloo's own Vault login.
+  const notDeployed = await glooNotDeployed(ctx, ns, sa);
+  if (notDeployed) {
+    opts.onPodsNotChecked?.(notDeployed);
+    return links;
   }
+  await step(6, `running ${sa} pod in ${ns} runs as ${roleArn.split('/').pop()}`, async () => {
+    const pods = await podIdentityProblems(config, roleArn, [sa]);
+    if (pods.problems.length) fail(pods.problems.join('; '));
+    return `${pods.pods} running ${sa} pod(s) have AWS_ROLE_ARN=${roleArn} and AWS_WEB_IDENTITY_TOKEN_FILE in their spec`;
+  });
   return links;
 }
 
-/** True when a cluster answers and has the gloo deployment in the namespace (never throws). */
-async function glooDeployed(ctx: Ctx, ns: string, sa: string): Promise<boolean> {
-  if (!(await hasKubeCluster(ctx.config))) return false;
+/** Why there is no gloo deployment to check (no cluster, or none in the namespace); undefined when there is one. Never throws. */
+async function glooNotDeployed(ctx: Ctx, ns: string, sa: string): Promise<string | undefined> {
+  if (!(await hasKubeCluster(ctx.config))) return 'no Kubernetes cluster answers kubectl';
   try {
     await kubectl(['get', 'deployment', sa, '-n', ns, '-o', 'name'], { config: ctx.config });
-    return true;
+    return undefined;
   } catch {
-    return false;
+    return `no deployment ${sa} in ${ns} (step 11 installs it)`;
   }
 }
 

@@ -45,19 +45,6 @@ export function installCommands(config: Config, roleArn: string | undefined, opt
   ];
 }
 
-/** Pure: the managed Helm values, flat, as `helm get values -o json` would hold them. */
-export function flatHelmValues(values: Record<string, unknown>): Record<string, unknown> {
-  const get = (...path: string[]): unknown => path.reduce<unknown>((o, k) => (o && typeof o === 'object' ? (o as Record<string, unknown>)[k] : undefined), values);
-  const bool = (v: unknown): unknown => (v === 'true' ? true : v === 'false' ? false : v);
-  return {
-    'server.dev.enabled': bool(get('server', 'dev', 'enabled')),
-    'injector.enabled': bool(get('injector', 'enabled')),
-    'server.serviceAccount.annotations.eks.amazonaws.com/role-arn': get('server', 'serviceAccount', 'annotations', 'eks.amazonaws.com/role-arn'),
-    // Unset, the chart names the service account after the release.
-    'server.serviceAccount.name': get('server', 'serviceAccount', 'name') || VAULT_RELEASE,
-  };
-}
-
 /** Where the manual commands keep the release's user values before an upgrade. */
 export const USER_VALUES_FILE = 'vault-user-values.yaml';
 

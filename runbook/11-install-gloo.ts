@@ -1,14 +1,16 @@
 // Step 11: Gloo Edge itself (SPEC §11): helm upgrade --install with the
 // overrides from step 10, wait for the rollout, then check that the gloo and
-// discovery service accounts carry the IRSA role annotation. Without a
-// Kubernetes cluster (the lab) the step says it is skipped, why, and the
-// command that would run.
+// discovery service accounts carry the IRSA role annotation and that their
+// RUNNING pods carry the role (IRSA reaches pods at creation only: pods older
+// than the annotation are restarted). An annotation changed by hand on the
+// cluster is drift even when Helm's values are right. Without a Kubernetes
+// cluster the step says it is skipped, why, and the command that would run.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { chartVersionOf, isDowngrade, leaves, planValues, type Values } from '../lib/helm-values.js';
-import { defineStep, recordCreated, type Ctx } from '../lib/step.js';
+import { defineStep, recordCreated, type Action, type Ctx } from '../lib/step.js';
 import { deleteHelmReleases } from '../lib/delete.js';
 import { PrerequisiteError, VerificationError } from '../lib/errors.js';
 import { cmd, raw } from '../lib/shell.js';
@@ -73,18 +75,67 @@ function leavesOutside(live: Values, wanted: Values): string[] {
   return [...leaves(live).keys()].filter((p) => !w.has(p));
 }
 
-/** The role annotation each service account has now (before an upgrade). */
-async function currentAnnotations(config: Config): Promise<(string | undefined)[]> {
-  return Promise.all(
-    config.serviceAccounts.map(async (sa) => {
-      try {
-        const obj = JSON.parse(await kubectl(['get', 'serviceaccount', sa, '-n', config.namespace, '-o', 'json'], { config })) as { metadata?: { annotations?: Record<string, string> } };
-        return obj.metadata?.annotations?.[ROLE_ANNOTATION];
-      } catch {
-        return undefined;
-      }
-    }),
-  );
+/** The user's values exist (anything `helm get values` returns). */
+function hasUserValuesOf(live: Values): boolean {
+  return Object.keys(live).length > 0;
+}
+
+/**
+ * The webhook injects the role at pod creation only: pods made under another (or
+ * no) annotation keep their old identity until they are replaced. Restarts the
+ * deployments whose running pods lack the role (their service account has it now).
+ */
+async function restartStalePods(config: Config, roleArn: string): Promise<void> {
+  const pods = await podIdentityProblems(config, roleArn);
+  if (!pods.stale.length) return;
+  await kubectl(['rollout', 'restart', ...pods.stale.map((sa) => `deployment/${sa}`), '-n', config.namespace], { config });
+  await kubectl(['rollout', 'status', 'deployment', '-n', config.namespace, '--timeout=300s'], { config, timeoutMs: 320_000 });
+}
+
+/**
+ * Drift Helm's values cannot show: a role annotation changed or removed by hand on a
+ * service account (kubectl annotate), or running pods created before the role. The
+ * Helm values are right, so the fix is `helm upgrade` with the same values (Helm's
+ * three-way merge puts the chart's annotation back) and a restart of the pods.
+ */
+async function liveIdentityDrift(ctx: Ctx, file: string, hasUserValues: boolean, kept: string): Promise<Action | undefined> {
+  const { config, state } = ctx;
+  const roleArn = state.get('roleArn')!;
+  const annotations = await annotationProblems(config, roleArn);
+  if (annotations.length) {
+    return {
+      what: `role annotation on the service accounts of Helm release ${GLOO_RELEASE} in ${config.namespace}`,
+      change: 'update',
+      note: `${kept}; changed by hand on the cluster: helm upgrade with the same values restores the chart's annotation, then the pods are restarted`,
+      diff: annotations.join('\n'),
+      commands: [...(hasUserValues ? [userValuesCommand(config)] : []), installCommand(config, file, hasUserValues ? USER_VALUES_FILE : undefined), restartCommand(config), rolloutCommand(config)],
+      apply: async () => {
+        await ensureChartRepo(config.glooHelmChart, config);
+        const live = await helmValues(GLOO_RELEASE, config.namespace, config);
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gloo-user-values-'));
+        const userFile = path.join(dir, 'values.json');
+        fs.writeFileSync(userFile, JSON.stringify(live), { mode: 0o600 });
+        try {
+          await helmUpgradeInstall({ release: GLOO_RELEASE, chart: config.glooHelmChart, namespace: config.namespace, version: config.edgeVersion, values: [userFile, file], extra: ['--wait', '--timeout', '10m'], config });
+        } finally {
+          fs.rmSync(dir, { recursive: true, force: true });
+        }
+        const left = await annotationProblems(config, roleArn);
+        if (left.length) throw new VerificationError(`helm upgrade did not restore the role annotation: ${left.join('; ')}`);
+        await restartStalePods(config, roleArn);
+      },
+    };
+  }
+  const pods = await podIdentityProblems(config, roleArn);
+  if (!pods.stale.length) return undefined;
+  return {
+    what: `running pods of ${pods.stale.map((sa) => `deployment/${sa}`).join(', ')} in ${config.namespace}`,
+    change: 'update',
+    note: `${kept}; the pods predate the role on their service account (IRSA reaches pods at creation only): restarted`,
+    diff: pods.problems.join('\n'),
+    commands: [restartCommand(config, pods.stale), rolloutCommand(config)],
+    apply: () => restartStalePods(config, roleArn),
+  };
 }
 
 export const step = defineStep({
@@ -123,7 +174,9 @@ export const step = defineStep({
       const installed = chartVersionOf(release.chart, 'gloo');
       const downgrade = isDowngrade(config.edgeVersion, installed);
       if (isDeepStrictEqual(plan.merged, live) && !downgrade && release.status === 'deployed') {
-        return [{ what, change: 'none', note: `${release.chart}, ${release.status}, values as in ${file}${leavesOutside(live, wanted).length ? `; the user's own values kept: ${leavesOutside(live, wanted).join(', ')}` : ''}` }];
+        const kept = `${release.chart}, ${release.status}, values as in ${file}${leavesOutside(live, wanted).length ? `; the user's own values kept: ${leavesOutside(live, wanted).join(', ')}` : ''}`;
+        const identity = await liveIdentityDrift(ctx, file, hasUserValuesOf(live), kept);
+        return [identity ?? { what, change: 'none', note: kept }];
       }
       diff.push(...plan.changes, ...plan.dropped.map((d) => `DESTRUCTIVE ${d}`));
       if (downgrade) diff.push(`DESTRUCTIVE chart version ${installed} -> ${config.edgeVersion}: older than the installed chart`);
@@ -141,7 +194,6 @@ export const step = defineStep({
       ...(destructive ? { destructive: true } : {}),
       commands: [...repoCommands(config), ...(hasUserValues ? [userValuesCommand(config)] : []), installCommand(config, file, hasUserValues ? USER_VALUES_FILE : undefined), ...(release ? [raw(`# if the role annotation changed: ${restartCommand(config)}`)] : []), rolloutCommand(config)],
       apply: async () => {
-        const before = release ? await currentAnnotations(config) : [];
         await ensureChartRepo(config.glooHelmChart, config);
         // The user's values first, the runbook's file over them (helm merges -f files in order).
         const dir = hasUserValues ? fs.mkdtempSync(path.join(os.tmpdir(), 'gloo-user-values-')) : undefined;
@@ -153,12 +205,8 @@ export const step = defineStep({
           if (dir) fs.rmSync(dir, { recursive: true, force: true });
         }
         if (!release) recordCreated(ctx, { kind: 'helm-release', namespace: config.namespace, release: GLOO_RELEASE });
-        // The webhook injects the role at pod creation only: pods made under another
-        // (or no) annotation keep their old identity until they are replaced.
-        if (release && before.some((a) => a !== state.get('roleArn'))) {
-          await kubectl(['rollout', 'restart', ...config.serviceAccounts.map((sa) => `deployment/${sa}`), '-n', config.namespace], { config });
-        }
         await kubectl(['rollout', 'status', 'deployment', '-n', config.namespace, '--timeout=300s'], { config, timeoutMs: 320_000 });
+        await restartStalePods(config, state.get('roleArn')!);
       },
     }];
   },

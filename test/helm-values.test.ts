@@ -1,7 +1,6 @@
 // Pure: keeping a release's user values and refusing to move a chart backwards.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { parseKubectlClientVersionForCreateToken as kv } from '../lib/kube.js';
 import { chartVersionOf, isDowngrade, mergeValues, planValues } from '../lib/helm-values.js';
 
 test('the runbook keys go over the user values; other user keys are kept', () => {
@@ -37,12 +36,6 @@ test('chart versions: backwards only when EDGE_VERSION is older than the install
   assert.not.ok(isDowngrade('v1.17.0', '1.16.9'));
   assert.not.ok(isDowngrade('1.17.0', '1.17.0-beta1'));
   assert.not.ok(isDowngrade('latest', '1.17.0'));
-});
-
-test('kubectl client version for `kubectl create token` (>= 1.24)', () => {
-  assert.equal(kv('{"clientVersion":{"major":"1","minor":"23+","gitVersion":"v1.23.17-eks"}}'), { major: 1, minor: 23 });
-  assert.equal(kv('{"clientVersion":{"major":"","minor":"","gitVersion":"v1.30.2"}}'), { major: 1, minor: 30 });
-  assert.is(kv('not json'), undefined);
 });
 
 test.run();

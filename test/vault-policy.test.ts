@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert';
 import { glooPolicyHcl, glooPolicyRules, normalizePolicy, samePolicy } from '../lib/vault-policy.js';
 import { clientConfig, clientConfigCommand, liveRole, roleCommand, roleWanted, stsEndpoint, authEnableCommand, kvEnableCommand, vaultHelmSet, vaultHelmValues } from '../lib/vault-documents.js';
 import { vaultServerTrust } from '../lib/iam-documents.js';
-import { installCommands, flatHelmValues, planVaultRelease } from '../runbook/04-install-vault.js';
+import { installCommands, planVaultRelease } from '../runbook/04-install-vault.js';
 import { policyCommands } from '../runbook/07-vault-policy.js';
 import { fieldDiff } from '../lib/diff.js';
 import { parseConfig } from '../lib/config.js';
@@ -97,11 +97,6 @@ test('install commands: dev mode, no injector, the Vault server role annotation,
   assert.ok(c.includes('kubectl exec -n vault vault-0 -- vault status'));
 });
 
-test('helm values compare by the managed keys only', () => {
-  const live = flatHelmValues({ server: { dev: { enabled: 'true' }, serviceAccount: { annotations: { 'eks.amazonaws.com/role-arn': 'arn:a' } }, extra: 1 }, injector: { enabled: false } });
-  assert.is(fieldDiff(live, { 'server.dev.enabled': true, 'injector.enabled': false, 'server.serviceAccount.annotations.eks.amazonaws.com/role-arn': 'arn:a', 'server.serviceAccount.name': 'vault' }), '');
-});
-
 test('VAULT_SERVICE_ACCOUNT goes into the Vault chart values as server.serviceAccount.name', () => {
   const { config: c } = parseConfig({ AWS_REGION: 'us-east-1', VAULT_SERVICE_ACCOUNT: 'vault-irsa' });
   assert.is(vaultHelmSet('arn:r', c.vaultServiceAccount)['server.serviceAccount.name'], 'vault-irsa');
@@ -114,9 +109,6 @@ test('VAULT_SERVICE_ACCOUNT goes into the Vault chart values as server.serviceAc
   assert.ok(helm.includes('--set server.serviceAccount.name=vault-irsa'), helm);
   // The trust policy names the same service account.
   assert.match(JSON.stringify(vaultServerTrust(c, 'arn:aws:iam::123456789012:oidc-provider/x', 'x')), /system:serviceaccount:vault:vault-irsa/);
-  // A live release without the value: the chart named the account after the release.
-  assert.is(flatHelmValues({ server: {} })['server.serviceAccount.name'], 'vault');
-  assert.is(flatHelmValues({ server: { serviceAccount: { name: 'other' } } })['server.serviceAccount.name'], 'other');
 });
 
 test('a live role read back (lists, seconds) equals the wanted one', () => {

@@ -10,8 +10,21 @@ import { CreateOpenIDConnectProviderCommand, CreateRoleCommand, GetOpenIDConnect
 import { lab, labConfig, labEnvVars } from '../helpers/lab.js';
 import type { Config } from '../../lib/config.js';
 import { serialize, vaultServerPolicy } from '../../lib/iam-documents.js';
+import { readLabConfig } from '../../lab/lib/lab.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/**
+ * For the tests on the lab's Kubernetes API (LAB_K8S=1): the lab's kubectl and helm
+ * first on PATH, its kubeconfig and stand-in charts in the config, NAMESPACE=ns, and
+ * no SA_TOKEN_COMMAND (step 12 runs `kubectl create token`).
+ */
+export function k8sVars(ns: string): Record<string, string> {
+  const k8s = readLabConfig().k8s;
+  if (!k8s) throw new Error('the running lab has no Kubernetes API: start it with LAB_K8S=1 lab/bin/up');
+  process.env.PATH = `${path.join(lab().labDir, 'bin')}:${process.env.PATH}`;
+  return { KUBECONFIG: k8s.kubeconfig, GLOO_HELM_CHART: path.join(root, 'lab', 'charts', 'gloo'), VAULT_HELM_CHART: path.join(root, 'lab', 'charts', 'vault'), NAMESPACE: ns, SA_TOKEN_COMMAND: '' };
+}
 
 export function iamClient(): IAMClient {
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';

@@ -4,8 +4,6 @@
 // Skips, saying why, only when the running lab has no Kubernetes part.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { step as s01 } from '../../runbook/01-cluster-oidc.js';
 import { step as s02 } from '../../runbook/02-iam-role.js';
 import { step as s03 } from '../../runbook/03-iam-policy.js';
@@ -15,19 +13,12 @@ import { teardownSteps } from '../../runbook/teardown.js';
 import { readLabConfig } from '../../lab/lib/lab.js';
 import { kubectl } from '../../lib/kube.js';
 import { helmRelease } from '../../lib/helm.js';
-import { run, lab } from '../helpers/lab.js';
+import { run } from '../helpers/lab.js';
 import { State } from '../../lib/state.js';
-import { setup, type TestSetup } from './10-13-setup.js';
+import { k8sVars, setup, type TestSetup } from './10-13-setup.js';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const k8s = readLabConfig().k8s;
 let t: TestSetup;
-
-/** The lab's kubectl and helm first on PATH, its kubeconfig and stand-in charts in the config. */
-export function k8sVars(ns: string): Record<string, string> {
-  process.env.PATH = `${path.join(lab().labDir, 'bin')}:${process.env.PATH}`;
-  return { KUBECONFIG: k8s!.kubeconfig, GLOO_HELM_CHART: path.join(root, 'lab', 'charts', 'gloo'), VAULT_HELM_CHART: path.join(root, 'lab', 'charts', 'vault'), NAMESPACE: ns, SA_TOKEN_COMMAND: '' };
-}
 
 if (!k8s) {
   test('step 11 on the lab cluster (skipped: the running lab has no Kubernetes API; start it with LAB_K8S=1 lab/bin/up)', () => undefined);

@@ -18,8 +18,7 @@ import { helmValues } from '../../lib/helm.js';
 import { ConfirmationError } from '../../lib/errors.js';
 import { State } from '../../lib/state.js';
 import { run } from '../helpers/lab.js';
-import { setup, type TestSetup } from './10-13-setup.js';
-import { k8sVars } from './40-k8s-gloo.test.js';
+import { k8sVars, setup, type TestSetup } from './10-13-setup.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const k8s = readLabConfig().k8s;

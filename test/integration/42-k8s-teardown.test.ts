@@ -14,22 +14,13 @@ import { step as s11 } from '../../runbook/11-install-gloo.js';
 import { teardownSteps } from '../../runbook/teardown.js';
 import { readLabConfig } from '../../lab/lib/lab.js';
 import { helmRelease } from '../../lib/helm.js';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { run, lab } from '../helpers/lab.js';
-import { setup, type TestSetup } from './10-13-setup.js';
+import { run } from '../helpers/lab.js';
+import { k8sVars, setup, type TestSetup } from './10-13-setup.js';
 
 const k8s = readLabConfig().k8s;
 const NS = 'gloo-t42';
 const VNS = 'vault-t42';
 let t: TestSetup;
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-
-/** As 40-k8s-gloo's k8sVars (not imported: that would run its tests too). */
-function k8sVars(ns: string): Record<string, string> {
-  process.env.PATH = `${path.join(lab().labDir, 'bin')}:${process.env.PATH}`;
-  return { KUBECONFIG: k8s!.kubeconfig, GLOO_HELM_CHART: path.join(root, 'lab', 'charts', 'gloo'), VAULT_HELM_CHART: path.join(root, 'lab', 'charts', 'vault'), NAMESPACE: ns, SA_TOKEN_COMMAND: '' };
-}
 
 if (!k8s) {
   test('teardown on the lab cluster (skipped: the running lab has no Kubernetes API; start it with LAB_K8S=1 lab/bin/up)', () => undefined);

@@ -21,8 +21,8 @@ import { helmRelease, helmValues } from '../../lib/helm.js';
 import { ConfirmationError } from '../../lib/errors.js';
 import { State } from '../../lib/state.js';
 import type { Config } from '../../lib/config.js';
-import { run, lab } from '../helpers/lab.js';
-import { setup, type TestSetup } from './10-13-setup.js';
+import { run } from '../helpers/lab.js';
+import { k8sVars, setup, type TestSetup } from './10-13-setup.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const k8s = readLabConfig().k8s;
@@ -30,12 +30,6 @@ const NS = 'gloo-t43';
 const VNS = 'vault-t43';
 const CLOSED = 'http://127.0.0.1:1';
 let t: TestSetup;
-
-/** As 40-k8s-gloo's k8sVars (not imported: that would run its tests too). */
-function k8sVars(ns: string): Record<string, string> {
-  process.env.PATH = `${path.join(lab().labDir, 'bin')}:${process.env.PATH}`;
-  return { KUBECONFIG: k8s!.kubeconfig, GLOO_HELM_CHART: path.join(root, 'lab', 'charts', 'gloo'), VAULT_HELM_CHART: path.join(root, 'lab', 'charts', 'vault'), NAMESPACE: ns, SA_TOKEN_COMMAND: '' };
-}
 
 async function helm(...args: string[]): Promise<string> {
   return (await $({ quiet: true, env: { ...process.env, KUBECONFIG: k8s!.kubeconfig } })`helm ${args}`).stdout;

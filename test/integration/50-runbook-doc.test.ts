@@ -11,8 +11,14 @@
 // PATH. No AWS_REGION, AWS_DEFAULT_REGION, AWS_ENDPOINT_URL, CLUSTER_NAME or VAULT_ADDR:
 // the reference sets them. The lab's Vault is not in a pod, so `kubectl exec -n <ns>
 // vault-0 -- vault ...` runs the local vault CLI with the root token, as the CLI inside
-// the dev-mode pod would; blocks fenced ```sh cluster (helm, kubectl) are skipped
-// until the lab has a Kubernetes API (DOC_TEST_CLUSTER=1, e.g. with LAB_K8S=1, runs them).
+// the dev-mode pod would. Blocks fenced ```sh cluster (helm, kubectl) run when the test
+// env has LAB_K8S=1 or its running lab has the Kubernetes API (as in CI and `make test`;
+// DOC_TEST_CLUSTER=1 forces it): each lab of this
+// test then starts its own Kubernetes API too, the session gets its KUBECONFIG (as
+// lab-env gives a lab user) and the lab's real kubectl and helm. vault-0 there is a kwok
+// pod that runs no container, so `kubectl exec ... vault-0 -- vault` still runs the local
+// CLI and `kubectl port-forward` to it is a no-op (VAULT_ADDR already reaches the lab's
+// Vault); every other kubectl is the real one. Without LAB_K8S=1 they are skipped.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fs from 'node:fs';
@@ -21,11 +27,22 @@ import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { referenceBlocks } from '../../lib/reference.js';
+import { labCacheDir } from '../../lab/lib/settings.js';
+import { readLabConfig } from '../../lab/lib/lab.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'vir-doc-test-'));
-const runClusterBlocks = process.env.DOC_TEST_CLUSTER === '1';
-const PORTS = { LAB_MOTO_PORT: '41466', LAB_VAULT_PORT: '41300', LAB_ISSUER_PORT: '41281', LAB_STS_PROXY_PORT: '41282' };
+/** The main test env's lab has the Kubernetes API (`make test` starts it with LAB_K8S=1 but does not export it). */
+function mainLabHasK8s(): boolean {
+  try {
+    return !!readLabConfig().k8s;
+  } catch {
+    return false;
+  }
+}
+const runClusterBlocks = process.env.DOC_TEST_CLUSTER === '1' || process.env.LAB_K8S === '1' || process.env.LAB_K8S === 'true' || mainLabHasK8s();
+const K8S_PORTS = { LAB_K8S_ETCD_PORT: '41379', LAB_K8S_ETCD_PEER_PORT: '41380', LAB_K8S_APISERVER_PORT: '41443', LAB_K8S_WEBHOOK_PORT: '41444', LAB_K8S_KWOK_PORT: '41445' };
+const PORTS = { LAB_MOTO_PORT: '41466', LAB_VAULT_PORT: '41300', LAB_ISSUER_PORT: '41281', LAB_STS_PROXY_PORT: '41282', ...(runClusterBlocks ? K8S_PORTS : {}) };
 
 interface Lab {
   name: string;
@@ -38,7 +55,9 @@ interface Lab {
 
 function baseEnv(): Record<string, string> {
   const keep = ['PATH', 'LANG', 'TMPDIR', 'LAB_CACHE', 'GOPATH', 'GOCACHE', 'GOMODCACHE', 'GOFLAGS', 'GOPROXY', 'PIP_INDEX_URL', 'PIP_CACHE_DIR'];
-  return Object.fromEntries(keep.filter((k) => process.env[k] !== undefined).map((k) => [k, process.env[k]!]));
+  // The labs get a HOME of their own: without LAB_CACHE they would install every tool again
+  // into it (the Kubernetes tools alone take minutes). The runner's lab cache is keyed by recipe.
+  return { LAB_CACHE: labCacheDir(process.env), ...Object.fromEntries(keep.filter((k) => process.env[k] !== undefined).map((k) => [k, process.env[k]!])) };
 }
 
 /** A fresh lab of its own (own LAB_DIR, ports, state), its env and a person's session env. */
@@ -56,6 +75,7 @@ function startLab(name: string, config: Record<string, string>): Lab {
     LAB_STATE_DIR: path.join(dir, 'state'),
     LAB_VAULT_CLI: '1',
     LAB_AWS_CLI: '1',
+    LAB_K8S: runClusterBlocks ? '1' : '0',
     ...PORTS,
     ...config,
   };
@@ -82,7 +102,10 @@ function startLab(name: string, config: Record<string, string>): Lab {
     // Which lab SA_TOKEN_COMMAND (lab/bin/sa-token) mints for: a lab user's shell has them.
     LAB_DIR: labEnv.LAB_DIR,
     ...PORTS,
+    // The lab's cluster, as lab-env exports it for a lab user.
+    ...(runClusterBlocks ? { KUBECONFIG: all.KUBECONFIG! } : {}),
   };
+  if (runClusterBlocks) assert.ok(all.KUBECONFIG, `lab ${name} started with LAB_K8S=1 exports no KUBECONFIG`);
   return { name, env, session, work };
 }
 
@@ -95,18 +118,28 @@ function tsx(l: Lab, args: string[], extra: Record<string, string> = {}): { stat
   return { status: r.status, out: `${r.stdout}${r.stderr}` };
 }
 
-/** `kubectl exec ... vault-0 -- vault ...` as the vault CLI in the dev-mode pod (root token); any other kubectl: no cluster. */
-const PRELUDE = `kubectl() {
+/**
+ * `kubectl exec ... vault-0 -- vault ...` as the vault CLI in the dev-mode pod (root token).
+ * With the cluster: `kubectl port-forward` is a no-op (vault-0 is a kwok pod serving nothing;
+ * VAULT_ADDR already reaches the lab's Vault) and any other kubectl is the lab's real one.
+ * Without: any other kubectl fails (no cluster).
+ */
+function prelude(cluster: boolean): string {
+  return `kubectl() {
   if [ "$1" = exec ]; then
     while [ $# -gt 0 ] && [ "$1" != -- ]; do shift; done
     shift
     VAULT_TOKEN="$DOC_TEST_VAULT_ROOT_TOKEN" "$@"
     return
   fi
-  echo "kubectl $*: this lab has no Kubernetes API" >&2
-  return 127
+${cluster
+    ? `  if [ "$1" = port-forward ]; then return 0; fi
+  command kubectl "$@"`
+    : `  echo "kubectl $*: this lab has no Kubernetes API" >&2
+  return 127`}
 }
 `;
+}
 
 interface Pasted {
   ok: boolean;
@@ -118,10 +151,10 @@ interface Pasted {
 }
 
 /** Paste the markdown's shell blocks, in order, into one bash session. */
-export function paste(markdown: string, cwd: string, env: Record<string, string>): Pasted {
+export function paste(markdown: string, cwd: string, env: Record<string, string>, cluster = runClusterBlocks): Pasted {
   const blocks = referenceBlocks(markdown);
-  const skipped = blocks.filter((b) => /\bcluster\b/.test(b.info) && !runClusterBlocks).map((b) => b.n);
-  let script = PRELUDE;
+  const skipped = blocks.filter((b) => /\bcluster\b/.test(b.info) && !cluster).map((b) => b.n);
+  let script = prelude(cluster);
   for (const b of blocks) {
     if (skipped.includes(b.n)) continue;
     script += `echo "@@doc-block ${b.n} start"\n${b.text}\n__rc=$?; echo "@@doc-block ${b.n} rc=$__rc"; [ "$__rc" = 0 ] || exit 99\n`;
@@ -149,10 +182,21 @@ function pasteAndJudge(l: Lab): void {
   const pasted = paste(md, l.work, l.session);
   assert.ok(pasted.ok, pasted.message);
   assert.ok(pasted.ran.length >= 20, `ran ${pasted.ran.length} blocks`);
+  const clusterBlocks = referenceBlocks(md).filter((b) => /\bcluster\b/.test(b.info)).map((b) => b.n);
+  if (runClusterBlocks) {
+    assert.ok(clusterBlocks.length >= 5, `the reference has ${clusterBlocks.length} cluster blocks`);
+    assert.equal(pasted.skipped, [], 'no cluster block skipped');
+    for (const n of clusterBlocks) assert.ok(pasted.ran.includes(n), `cluster block ${n} ran`);
+  } else {
+    assert.equal(pasted.skipped, clusterBlocks);
+  }
   const plan = tsx(l, ['runbook/all.ts', '--dry-run']);
   assert.is(plan.status, 0, `make plan after the pasted reference must find nothing to change (exit 0; 10 is drift):\n${plan.out}`);
   const verify = tsx(l, ['runbook/12-verify.ts']);
   assert.is(verify.status, 0, `make verify after the pasted reference:\n${verify.out}`);
+  // With the cluster, the pasted helm install made the gloo pods: verify's link 6 holds on them.
+  if (runClusterBlocks) assert.match(verify.out, /all 6 links hold: .*the running gloo pod carries the role/);
+  else assert.match(verify.out, 'all 5 links hold');
 }
 
 test('the reference for the lab, pasted block by block, sets everything up: plan finds nothing to change, verify passes', () => {
@@ -177,11 +221,12 @@ test('a deliberately broken block fails the doc test with its number, and nothin
   const work = fs.mkdtempSync(path.join(tmp, 'broken-'));
   const md = fs.readFileSync(path.join(root, 'test/fixtures/broken-reference.md'), 'utf8');
   const env = { PATH: `${path.join(tmp, 'default', 'lab', 'bin')}:${process.env.PATH}`, HOME: work, DOC_TEST_AWS_ENDPOINT: `http://127.0.0.1:${PORTS.LAB_MOTO_PORT}` };
-  const r = paste(md, work, env);
+  // Its cluster block (kubectl get nodes) is skipped: both labs are down by now.
+  const r = paste(md, work, env, false);
   assert.not.ok(r.ok);
   assert.is(r.failed, 3, r.message);
   assert.match(r.message, /^block 3 failed \(exit \d+\):\n# a typo/);
-  assert.equal(r.skipped, runClusterBlocks ? [] : [2]);
+  assert.equal(r.skipped, [2]);
   assert.ok(!fs.existsSync(path.join(work, 'block-4-ran')), 'block 4 ran after the failure');
 });
 

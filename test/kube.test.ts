@@ -1,5 +1,5 @@
-// kubectl >= 1.24 for `kubectl create token`: the version parsing, and the check
-// where the runbook asks kubectl for a token (a fake kubectl on PATH, no cluster).
+// lib/kube.ts: kubectl >= 1.24 for `kubectl create token` (one version parser, and
+// the check where the runbook asks kubectl for a token: a fake kubectl on PATH, no cluster).
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -16,12 +16,17 @@ test('parses the client version, vendor "+" minors and a gitVersion-only answer'
   assert.equal(parseKubectlClientVersion(client('1', '29', 'v1.29.1')), { major: 1, minor: 29, gitVersion: 'v1.29.1' });
   assert.equal(parseKubectlClientVersion(client('1', '24+', 'v1.24.17-eks-5e0fdde')), { major: 1, minor: 24, gitVersion: 'v1.24.17-eks-5e0fdde' });
   assert.equal(parseKubectlClientVersion(JSON.stringify({ clientVersion: { gitVersion: 'v1.23.5' } })), { major: 1, minor: 23, gitVersion: 'v1.23.5' });
+  // A kubectl built without version stamping: empty major/minor, the gitVersion says it.
+  assert.equal(parseKubectlClientVersion(JSON.stringify({ clientVersion: { major: '', minor: '', gitVersion: 'v1.30.2' } })), { major: 1, minor: 30, gitVersion: 'v1.30.2' });
+  assert.equal(parseKubectlClientVersion(JSON.stringify({ clientVersion: { major: '1', minor: '23+', gitVersion: 'v1.23.17-eks' } })), { major: 1, minor: 23, gitVersion: 'v1.23.17-eks' });
   assert.is(parseKubectlClientVersion('Client Version: v1.29.1'), undefined);
+  assert.is(parseKubectlClientVersion('not json'), undefined);
   assert.is(parseKubectlClientVersion('{}'), undefined);
 });
 
 test('1.24 and newer pass; older is one sentence naming the version found and the fix', () => {
   for (const ok of [client('1', '24', 'v1.24.0'), client('1', '30', 'v1.30.2'), client('1', '24+', 'v1.24.17-eks-1'), client('2', '0', 'v2.0.0')]) assert.is(kubectlCreateTokenProblem(ok), undefined, ok);
+  assert.is(kubectlCreateTokenProblem(JSON.stringify({ clientVersion: { major: '', minor: '', gitVersion: 'v1.30.2' } })), undefined, 'unstamped build, version from gitVersion');
   assert.is(kubectlCreateTokenProblem(client('1', '23', 'v1.23.17')), 'kubectl v1.23.17 is too old for `kubectl create token`, which needs kubectl 1.24 or newer: install a current kubectl (https://kubernetes.io/docs/tasks/tools) and run again');
   assert.match(kubectlCreateTokenProblem('not json') ?? '', /^kubectl printed no client version .* needs kubectl 1\.24 or newer: install a current kubectl/);
 });
