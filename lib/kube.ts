@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import type { ProcessPromise } from 'zx';
+import type { ProcessPromise } from 'zx/core';
 import { loadZx } from './load-zx.js';
 import type { Config } from './config.js';
 import { RemoteError } from './errors.js';
