@@ -1,7 +1,7 @@
 // helm through zx. Failures become RemoteError('helm', …) with one sentence.
 import { loadZx } from './load-zx.js';
 import type { Config } from './config.js';
-import { kubeError } from './kube.js';
+import { kubeError, onPath } from './kube.js';
 import { cmd } from './shell.js';
 import { GLOO_CHARTS } from './gloo-values.js';
 
@@ -66,15 +66,30 @@ export async function helmValues(release: string, namespace: string, config?: Pi
   return (JSON.parse(out || '{}') ?? {}) as Record<string, unknown>;
 }
 
-/** True when the helm binary runs (never throws). */
-export async function hasHelm(): Promise<boolean> {
-  const $ = await loadZx();
-  try {
-    await $({ quiet: true, timeout: 10_000 })`helm version --short`;
-    return true;
-  } catch {
-    return false;
+// One `helm version` per process and helm binary.
+const helmRuns = new Map<string, Promise<boolean>>();
+
+/**
+ * True when the helm binary runs (never throws). Without helm on PATH that is known
+ * without starting a process; otherwise `helm version` decides, once per process.
+ */
+export function hasHelm(): Promise<boolean> {
+  const bin = onPath('helm');
+  if (!bin) return Promise.resolve(false);
+  let runs = helmRuns.get(bin);
+  if (!runs) {
+    runs = (async () => {
+      const $ = await loadZx();
+      try {
+        await $({ quiet: true, timeout: 10_000 })`helm version --short`;
+        return true;
+      } catch {
+        return false;
+      }
+    })();
+    helmRuns.set(bin, runs);
   }
+  return runs;
 }
 
 /** `helm template` of a chart with a values file: the rendered manifests (no cluster needed). */

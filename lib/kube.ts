@@ -1,8 +1,11 @@
 // kubectl through zx: a reachability probe, a plain call, and a port-forward
 // the runbook opens and closes itself. Failures become RemoteError('kubectl', …)
 // with one sentence, never a stack.
+import fs from 'node:fs';
 import net from 'node:net';
-import type { ProcessPromise } from 'zx';
+import os from 'node:os';
+import path from 'node:path';
+import type { ProcessPromise } from 'zx/core';
 import { loadZx } from './load-zx.js';
 import type { Config } from './config.js';
 import { RemoteError } from './errors.js';
@@ -18,16 +21,110 @@ export function firstLine(text: string): string {
   return redact(line.replace(/^error:\s*/i, ''));
 }
 
-/** True when kubectl answers with the current KUBECONFIG (short timeout, never throws). */
-export async function hasKubeCluster(config?: Pick<Config, 'kubeconfig'>, timeoutMs = 5000): Promise<boolean> {
-  const $ = await loadZx();
-  try {
-    const secs = Math.max(1, Math.ceil(timeoutMs / 1000));
-    await $({ env: env(config), quiet: true, nothrow: false, timeout: timeoutMs + 2000 })`kubectl version --request-timeout=${secs}s -o json`;
-    return true;
-  } catch {
-    return false;
+/** The file a shell would run for `bin`: the first executable file of that name on PATH, found without starting a process. */
+export function onPath(bin: string, pathVar: string = process.env.PATH ?? ''): string | undefined {
+  for (const dir of pathVar.split(path.delimiter)) {
+    if (!dir) continue;
+    const file = path.join(dir, bin);
+    try {
+      fs.accessSync(file, fs.constants.X_OK);
+      if (fs.statSync(file).isFile()) return file;
+    } catch {
+      // not here
+    }
   }
+  return undefined;
+}
+
+/** Pure: the kubeconfig files kubectl reads, in order: KUBECONFIG's list (the runbook's setting first), else ~/.kube/config. */
+export function kubeconfigPaths(kubeconfig: string | undefined, envKubeconfig: string | undefined, home: string): string[] {
+  const list = kubeconfig || envKubeconfig || '';
+  return list ? [...new Set(list.split(path.delimiter).filter(Boolean))] : [path.join(home, '.kube', 'config')];
+}
+
+type Named = { name?: unknown; [k: string]: unknown };
+
+/**
+ * Pure: the API server the current context of merged kubeconfig documents points at, as
+ * kubectl merges them (the first document to set current-context wins, and the first to
+ * define a name); undefined when there is no current context, no such context or cluster,
+ * or the cluster has no server: kubectl then has nowhere to go but the in-cluster
+ * service (if any) or http://localhost:8080, which no cluster serves.
+ */
+export function currentServer(docs: unknown[]): string | undefined {
+  const objs = docs.filter((d): d is Record<string, unknown> => typeof d === 'object' && d !== null && !Array.isArray(d));
+  const current = objs.map((d) => d['current-context']).find((c) => typeof c === 'string' && c !== '') as string | undefined;
+  if (!current) return undefined;
+  const find = (list: string, name: string, field: string): Record<string, unknown> | undefined => {
+    for (const d of objs) {
+      const entry = (Array.isArray(d[list]) ? (d[list] as Named[]) : []).find((e) => e && e.name === name);
+      if (entry) return typeof entry[field] === 'object' && entry[field] !== null ? (entry[field] as Record<string, unknown>) : undefined;
+    }
+    return undefined;
+  };
+  const cluster = find('contexts', current, 'context')?.cluster;
+  if (typeof cluster !== 'string' || !cluster) return undefined;
+  const server = find('clusters', cluster, 'cluster')?.server;
+  return typeof server === 'string' && server ? server : undefined;
+}
+
+/**
+ * Whether asking kubectl can find a cluster, decided from files alone: `no` without
+ * kubectl on PATH, or when the kubeconfig names no server (and this is not a pod with an
+ * in-cluster service); `ask` otherwise (a file that does not parse is kubectl's to judge).
+ */
+export async function kubeProbe(config?: Pick<Config, 'kubeconfig'>): Promise<{ answer: 'no' } | { answer: 'ask'; key: string }> {
+  const bin = onPath('kubectl');
+  if (!bin) return { answer: 'no' };
+  const inCluster = Boolean(process.env.KUBERNETES_SERVICE_HOST && process.env.KUBERNETES_SERVICE_PORT);
+  const files: { file: string; text: string; mtime: number }[] = [];
+  for (const file of kubeconfigPaths(config?.kubeconfig, process.env.KUBECONFIG, os.homedir())) {
+    try {
+      files.push({ file, text: fs.readFileSync(file, 'utf8'), mtime: fs.statSync(file).mtimeMs });
+    } catch {
+      // kubectl skips a listed file that is not there
+    }
+  }
+  const key = JSON.stringify([bin, files.map((f) => [f.file, f.mtime]), inCluster]);
+  if (!files.length) return inCluster ? { answer: 'ask', key } : { answer: 'no' };
+  let server: string | undefined;
+  try {
+    const { parse } = await import('yaml');
+    server = currentServer(files.map((f) => parse(f.text) as unknown));
+  } catch {
+    return { answer: 'ask', key };
+  }
+  return server || inCluster ? { answer: 'ask', key } : { answer: 'no' };
+}
+
+// One `kubectl version` per process and kubeconfig: steps 04, 11, 12 and teardown ask the same question.
+const probes = new Map<string, Promise<boolean>>();
+
+/**
+ * True when kubectl answers with the current KUBECONFIG (short timeout, never throws).
+ * Where no cluster can answer (no kubectl on PATH, no kubeconfig naming a server), that is
+ * known from the files without starting kubectl, which takes a tenth of a second or more
+ * to say so; otherwise `kubectl version` decides, once per process and kubeconfig.
+ */
+export async function hasKubeCluster(config?: Pick<Config, 'kubeconfig'>, timeoutMs = 5000): Promise<boolean> {
+  const probe = await kubeProbe(config);
+  if (probe.answer === 'no') return false;
+  const key = `${probe.key} ${timeoutMs}`;
+  let answer = probes.get(key);
+  if (!answer) {
+    answer = (async () => {
+      const $ = await loadZx();
+      try {
+        const secs = Math.max(1, Math.ceil(timeoutMs / 1000));
+        await $({ env: env(config), quiet: true, nothrow: false, timeout: timeoutMs + 2000 })`kubectl version --request-timeout=${secs}s -o json`;
+        return true;
+      } catch {
+        return false;
+      }
+    })();
+    probes.set(key, answer);
+  }
+  return answer;
 }
 
 /** Run kubectl with args; returns stdout. Throws RemoteError('kubectl', args[0], …). */

@@ -4,11 +4,12 @@ import readline from 'node:readline/promises';
 import { loadConfig, readDotEnv, type Config } from './config.js';
 import { State, acquireLock, type StateKey } from './state.js';
 import { awsClients, type AwsClients } from './aws.js';
-import type { Vault } from './vault.js';
+import { Vault } from './vault.js';
 import { reachVault, requireVaultToken } from './vault-reach.js';
 import { loadSteps } from './steps.js';
 import { ConfigError, ConfirmationError, ExitCode, PrerequisiteError, RunbookError, formatError } from './errors.js';
 import * as log from './log.js';
+import { early } from './early.js';
 import { liveRefValues, shellRefValues, type Action, type Ctx, type Mode, type Step } from './step.js';
 import { score } from './check.js';
 
@@ -85,6 +86,8 @@ export function makeCtx(config: Config, state: State, mode: Mode, yes: boolean):
   let aws: AwsClients | undefined;
   let reached: Promise<Vault> | undefined;
   let vault: Vault | undefined;
+  // VAULT_ADDR tried once, without a port-forward (reachEarly); reach() starts from it.
+  let direct: Promise<Vault | undefined> | undefined;
   return {
     config,
     state,
@@ -101,11 +104,25 @@ export function makeCtx(config: Config, state: State, mode: Mode, yes: boolean):
     },
     async reach() {
       if (mode === 'print') throw new Error('print mode must not call Vault');
-      reached ??= reachVault(config).catch((err: unknown) => {
+      reached ??= (direct ? direct.then((v) => v ?? reachVault(config)) : reachVault(config)).catch((err: unknown) => {
         reached = undefined;
         throw err;
       });
       return (vault = await reached);
+    },
+    reachEarly() {
+      if (mode === 'print') return Promise.resolve(undefined);
+      if (reached) return reached.catch(() => undefined);
+      direct ??= (async () => {
+        const v = new Vault(config);
+        try {
+          await v.health();
+          return v;
+        } catch {
+          return undefined;
+        }
+      })();
+      return direct;
     },
   };
 }
@@ -217,6 +234,10 @@ export async function runSteps(steps: Step[], opts: RunOptions): Promise<StepRes
     if (opts.mode === 'apply') release = acquireLock(state.key);
     const ctx = makeCtx(config, state, opts.mode, opts.yes);
     if (opts.mode === 'dry-run') log.line(log.paint('cyan', 'dry run: live state is read, nothing is written'));
+    // Every step's independent reads at once (Step.prefetch); print mode reads nothing.
+    if (opts.mode !== 'print' && steps.length > 1) {
+      for (const step of steps) if (step.prefetch) early(Promise.resolve().then(() => step.prefetch!(ctx)));
+    }
     for (const step of steps) {
       try {
         results.push(await runOne(step, ctx, opts, steps));

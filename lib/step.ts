@@ -24,6 +24,12 @@ export interface Ctx {
   readonly vault: Vault;
   /** Reach Vault now (once per run; what `vault` then holds). */
   reach(): Promise<Vault>;
+  /**
+   * The Vault at VAULT_ADDR if it answers now, else undefined; never a port-forward, never
+   * throws. When it answers, it is the Vault reach() then returns (prefetched reads land in
+   * its read cache). For Step.prefetch.
+   */
+  reachEarly(): Promise<Vault | undefined>;
 }
 
 /** Record a resource as made by the running step (teardown of that step deletes it). */
@@ -82,6 +88,14 @@ export interface Step {
   /** The copy-paste reference: every manual command of the step, from configuration alone. */
   reference(v: RefValues): string[];
   check(ctx: Ctx): Promise<Action[]>;
+  /**
+   * Reads check() makes that depend on no earlier step of the run. The runner sends every
+   * step's at the start of a multi-step run (lib/run.ts), so that independent reads go out
+   * at once; the run's read cache (lib/read-cache.ts) hands their answers to check(), and
+   * any write in between makes check() read again. Errors are ignored here: check() meets
+   * them again and reports them.
+   */
+  prefetch?(ctx: Ctx): Promise<unknown>;
   /** Prove the result; returns what was proven, throws VerificationError. */
   verify?(ctx: Ctx): Promise<string>;
   /** Delete what this step made (its state records, its tags): the actions, read first. */

@@ -66,3 +66,14 @@ export async function requireAuthMount(ctx: Ctx, stepId: string): Promise<boolea
   if (ctx.mode === 'dry-run') return false;
   throw new PrerequisiteError(`step ${stepId} needs the aws auth method at ${ctx.config.authMount}/ in Vault, which step 05 enables: run \`make step-05\` first`, '05');
 }
+
+/**
+ * Step.prefetch of the Vault steps: their reads, sent at the start of a run to the Vault
+ * at VAULT_ADDR when it answers (the one reach() then returns, whose read cache check()
+ * uses). Nothing without VAULT_TOKEN or a Vault that answers.
+ */
+export async function prefetchVault(ctx: Ctx, ...paths: string[]): Promise<unknown> {
+  if (!ctx.config.vaultToken) return undefined;
+  const vault = await ctx.reachEarly();
+  return vault ? Promise.all(paths.map((p) => vault.read(p))) : undefined;
+}

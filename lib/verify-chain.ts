@@ -13,12 +13,13 @@ import { Vault } from './vault.js';
 import { addSecret } from './redact.js';
 import { cmd, raw } from './shell.js';
 import { awsCli } from './aws-cli.js';
-import { tokenCommand, webIdentityToken } from './web-identity.js';
+import { tokenCommand, webIdentityToken, type WebIdentityToken } from './web-identity.js';
 import { hasKubeCluster, kubectl } from './kube.js';
 import { podIdentityProblems } from './gloo-pods.js';
 import { getRole } from './iam-role.js';
 import { oidcProviderArn, STS_AUDIENCE } from './iam-documents.js';
 import { stsEndpoint } from './vault-documents.js';
+import { early } from './early.js';
 import { buildIamLoginRequest, iamLogin, type ServerIdMode } from './iam-login.js';
 import { checkTokenAgainstTrust, diagnoseProvider, explainLoginFailure, type TokenClaims } from './troubleshoot.js';
 
@@ -33,6 +34,40 @@ export function glooSecretPath(config: Pick<Config, 'kvMount' | 'rootKey'>, name
 /** Pure: a Gloo Secret as solo-kit stores it (metadata.name/namespace plus one kind). */
 export function glooSecret(namespace: string, name: string, nonce: string): Record<string, unknown> {
   return { metadata: { name, namespace }, header: { headers: { 'x-irsa-verify': nonce } } };
+}
+
+// Tokens asked for at the start of a run (prefetchToken), per run and service account.
+const earlyTokens = new WeakMap<Ctx, Map<string, Promise<WebIdentityToken>>>();
+
+/**
+ * Step 12's prefetch: the web-identity token link 1 needs depends on nothing the run
+ * makes, and making it (SA_TOKEN_COMMAND, or `kubectl create token`) is a process of a
+ * tenth of a second or more: it is asked for at the start of an applying run and taken by
+ * link 1. A token that could not be made then is asked for again by link 1 (on a first
+ * run the service account may only appear with step 11), which reports the failure.
+ */
+export function prefetchToken(ctx: Ctx, serviceAccount: string = GLOO_SA): Promise<unknown> {
+  if (ctx.mode !== 'apply') return Promise.resolve();
+  const key = `${ctx.config.namespace}/${serviceAccount}`;
+  const tokens = earlyTokens.get(ctx) ?? new Map<string, Promise<WebIdentityToken>>();
+  earlyTokens.set(ctx, tokens);
+  if (!tokens.has(key)) tokens.set(key, early(webIdentityToken(ctx.config, ctx.config.namespace, serviceAccount)));
+  return tokens.get(key)!;
+}
+
+/** The token prefetchToken asked for (once: a later chain makes its own), else a new one. */
+async function tokenFor(ctx: Ctx, ns: string, sa: string): Promise<WebIdentityToken> {
+  const key = `${ns}/${sa}`;
+  const asked = earlyTokens.get(ctx)?.get(key);
+  earlyTokens.get(ctx)?.delete(key);
+  if (asked) {
+    try {
+      return await asked;
+    } catch {
+      // made again below: its failure is the one reported
+    }
+  }
+  return webIdentityToken(ctx.config, ns, sa);
 }
 
 export interface Link {
@@ -77,11 +112,21 @@ export async function verifyChain(ctx: Ctx, opts: ChainOptions = {}, report: (l:
     throw new Error(why);
   };
 
+  // Reads later links make that depend on no earlier link, sent while the token is made:
+  // the role's trust and the OIDC provider (link 2, the provider as step 01 recorded it)
+  // and Vault's health (link 4, VAULT_ADDR only: never a port-forward from here). The
+  // run's read caches (lib/read-cache.ts) hand their answers to the links; a failure here
+  // is ignored and met again by the link that makes the read.
+  early(getRole(ctx, roleArn.split('/').pop()!));
+  const recorded = state.get('providerArn');
+  if (recorded) early(send(config, ctx.aws.iam, new GetOpenIDConnectProviderCommand({ OpenIDConnectProviderArn: recorded }), ['NoSuchEntityException', 'NoSuchEntity']));
+  void ctx.reachEarly();
+
   // 1 token
   let jwt = '';
   let claims: TokenClaims | undefined;
   if (!(await step(1, `web-identity token for ${ns}/${sa}`, async () => {
-    const t = await webIdentityToken(config, ns, sa);
+    const t = await tokenFor(ctx, ns, sa);
     jwt = t.jwt;
     addSecret(jwt);
     const c = decodeJwt(jwt);

@@ -1,7 +1,7 @@
 // zx echoes commands and their output; route that through redaction so a
 // token inside a command line never reaches the terminal. Code that spawns gets
 // zx through loadZx() (lib/load-zx.ts), which installs this first.
-import { $ } from 'zx';
+import { $ } from 'zx/core';
 import { redact } from './redact.js';
 
 export { $ };

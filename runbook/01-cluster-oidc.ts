@@ -33,6 +33,8 @@ export const step = defineStep({
   id: '01',
   name: 'cluster-oidc',
   title: 'Cluster OIDC provider',
+  // The account and the cluster's issuer: the reads check() starts with.
+  prefetch: (ctx) => Promise.all([callerAccount(ctx), clusterIssuer(ctx)]),
   // Recovered from live state when the state file lacks them (e.g. the setup was pasted from
   // docs/RUNBOOK.md by hand, then `make verify`): the same reads check() makes.
   provides: [

@@ -18,6 +18,7 @@ export const step = defineStep({
   name: 'iam-role',
   title: 'IAM role for the gloo and discovery service accounts',
   needs: ['account', 'providerArn', 'oidcProvider'],
+  prefetch: (ctx) => getRole(ctx, ctx.config.roleName),
   // Lost state: the role ARN is read back from IAM.
   provides: [{ key: 'roleArn', recover: async (ctx: Ctx) => (await getRole(ctx, ctx.config.roleName))?.arn }],
 

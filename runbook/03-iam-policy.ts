@@ -129,6 +129,21 @@ export const step = defineStep({
   title: 'IAM policy, and the Vault server role',
   needs: ['account', 'providerArn', 'oidcProvider', 'roleArn'],
   provides: [{ key: 'policyArn' }, { key: 'vaultServerRoleArn' }],
+  // With the account an earlier run stored: the policy, its attachment, the Vault server
+  // role and its inline policy. A first run has no account yet and prefetches nothing.
+  prefetch: (ctx) => {
+    const { config, state } = ctx;
+    const acct = state.get('account');
+    if (!acct) return Promise.resolve();
+    const arn = policyArn(config.partition, acct, config.policyName);
+    return Promise.all([
+      liveDefaultDocument(ctx, arn),
+      isAttached(ctx, config.roleName, arn),
+      ...(config.vaultServerIdentity === 'role'
+        ? [getRole(ctx, config.vaultServerRoleName), send(config, ctx.aws.iam, new GetRolePolicyCommand({ RoleName: config.vaultServerRoleName, PolicyName: config.vaultServerPolicyName }), ['NoSuchEntityException', 'NoSuchEntity'])]
+        : []),
+    ]);
+  },
 
   reference(v) {
     const c = v.config;

@@ -5,6 +5,7 @@ import { ConfigError, VerificationError } from '../lib/errors.js';
 import { AUTH_DESCRIPTION, authEnableCommand } from '../lib/vault-documents.js';
 import { deleteVaultObject } from '../lib/delete.js';
 import { vaultCli } from '../lib/shell.js';
+import { prefetchVault } from '../lib/vault-reach.js';
 import { main } from '../lib/run.js';
 import { isMain } from '../lib/main.js';
 
@@ -17,6 +18,7 @@ export const step = defineStep({
   name: 'enable-aws-auth',
   title: 'Vault AWS auth method',
   vault: 'token',
+  prefetch: (ctx) => prefetchVault(ctx, 'sys/auth'),
 
   reference(v) {
     return [authEnableCommand(v.config)];

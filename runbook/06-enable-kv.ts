@@ -7,6 +7,7 @@ import { ConfigError, VerificationError } from '../lib/errors.js';
 import { KV_DESCRIPTION, kvEnableCommand, kvUpgradeCommand } from '../lib/vault-documents.js';
 import { deleteVaultObject } from '../lib/delete.js';
 import { vaultCli } from '../lib/shell.js';
+import { prefetchVault } from '../lib/vault-reach.js';
 import { main } from '../lib/run.js';
 import { isMain } from '../lib/main.js';
 
@@ -25,6 +26,7 @@ export const step = defineStep({
   name: 'enable-kv',
   title: 'Vault KV v2 secrets engine',
   vault: 'token',
+  prefetch: (ctx) => prefetchVault(ctx, 'sys/mounts'),
 
   reference(v) {
     return [kvEnableCommand(v.config)];

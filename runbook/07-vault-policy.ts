@@ -8,6 +8,7 @@ import { cmd, heredoc, raw, vaultCli } from '../lib/shell.js';
 import { deleteVaultObject } from '../lib/delete.js';
 import { textDiff } from '../lib/diff.js';
 import { glooPolicyHcl, samePolicy } from '../lib/vault-policy.js';
+import { prefetchVault } from '../lib/vault-reach.js';
 import { main } from '../lib/run.js';
 import { isMain } from '../lib/main.js';
 
@@ -27,6 +28,7 @@ export const step = defineStep({
   name: 'vault-policy',
   title: 'Vault policy for Gloo',
   vault: 'token',
+  prefetch: (ctx) => prefetchVault(ctx, `sys/policies/acl/${ctx.config.vaultPolicyName}`),
 
   reference(v) {
     return policyCommands(v.config);

@@ -6,7 +6,7 @@ import { defineStep, recordCreated, type Ctx } from '../lib/step.js';
 import { VerificationError } from '../lib/errors.js';
 import { fieldDiff } from '../lib/diff.js';
 import { AUTH_DESCRIPTION, clientConfig, clientConfigCommand, liveClientConfig } from '../lib/vault-documents.js';
-import { requireAuthMount } from '../lib/vault-reach.js';
+import { prefetchVault, requireAuthMount } from '../lib/vault-reach.js';
 import { deleteVaultObject } from '../lib/delete.js';
 import { vaultCli } from '../lib/shell.js';
 import { main } from '../lib/run.js';
@@ -22,6 +22,7 @@ export const step = defineStep({
   name: 'aws-auth-config',
   title: 'Vault AWS auth client config',
   vault: 'token',
+  prefetch: (ctx) => prefetchVault(ctx, 'sys/auth', `auth/${ctx.config.authMount}/config/client`),
 
   reference(v) {
     return [clientConfigCommand(v.config, clientConfig(v.config))];

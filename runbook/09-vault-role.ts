@@ -8,7 +8,7 @@ import { RemoteError, RunbookError, VerificationError } from '../lib/errors.js';
 import { vaultRoleName } from '../lib/config.js';
 import { fieldDiff } from '../lib/diff.js';
 import { AUTH_DESCRIPTION, liveRole, roleCommand, roleDeleteCommand, rolePayload, roleWanted } from '../lib/vault-documents.js';
-import { requireAuthMount } from '../lib/vault-reach.js';
+import { prefetchVault, requireAuthMount } from '../lib/vault-reach.js';
 import { getRole } from '../lib/iam-role.js';
 import { IAM_EVENTUAL_WHY, untilVisible, vaultArnNotYetVisible } from '../lib/eventual.js';
 import { deleteVaultObject } from '../lib/delete.js';
@@ -59,6 +59,8 @@ export const step = defineStep({
   title: 'Vault AWS auth role',
   needs: ['roleArn'],
   vault: 'token',
+  // The role in Vault, and the IAM role whose unique ID Vault binds (staleBinding).
+  prefetch: (ctx) => Promise.all([prefetchVault(ctx, 'sys/auth', rolePath(ctx)), getRole(ctx, ctx.config.roleName)]),
 
   reference(v) {
     return [roleCommand(v.config, v.roleArn)];

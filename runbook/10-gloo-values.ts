@@ -77,7 +77,8 @@ export const step = defineStep({
     const live = readIfExists(file);
     const what = `Helm values file ${file}`;
     const edition = config.edition === 'enterprise' ? 'Enterprise (nested under gloo:)' : 'open source';
-    if (live !== undefined && isDeepStrictEqual(parseValues(live), parseValues(wanted))) {
+    // The same text needs no YAML parsing to be the same values.
+    if (live !== undefined && (live === wanted || isDeepStrictEqual(parseValues(live), parseValues(wanted)))) {
       state.set({ valuesFile: file });
       return [{ what, change: 'none', note: `${edition}, as wanted` }];
     }
@@ -106,7 +107,8 @@ export const step = defineStep({
     const roleArn = state.get('roleArn')!;
     const text = readIfExists(file);
     if (text === undefined) throw new VerificationError(`the values file ${file} is not there after the step`);
-    if (!isDeepStrictEqual(parseValues(text), glooValues(glooValuesInput(config, roleArn)))) throw new VerificationError(`the values file ${file} does not parse back to the wanted values`);
+    // Text equal to what the step renders is those values (renderValues reads back: test/gloo-values.test.ts).
+    if (text !== valuesText(config, roleArn) && !isDeepStrictEqual(parseValues(text), glooValues(glooValuesInput(config, roleArn)))) throw new VerificationError(`the values file ${file} does not parse back to the wanted values`);
     const t = await templateCheck(config, file, roleArn);
     if (t.problems.length) throw new VerificationError(`helm template of ${config.glooHelmChart} with ${file}: ${t.problems.join('; ')}`);
     const check = t.skipped ? `helm template check skipped: ${t.skipped}` : `helm template: ${t.proven.join('; ')}`;

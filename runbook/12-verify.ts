@@ -18,7 +18,7 @@ import { cmd, exportFrom, raw } from '../lib/shell.js';
 import { awsCli } from '../lib/aws-cli.js';
 import { STS_AUDIENCE } from '../lib/iam-documents.js';
 import { tokenCommand } from '../lib/web-identity.js';
-import { GLOO_SA, TEST_SECRET, glooSecretPath, verifyChain } from '../lib/verify-chain.js';
+import { GLOO_SA, TEST_SECRET, glooSecretPath, prefetchToken, verifyChain } from '../lib/verify-chain.js';
 import * as log from '../lib/log.js';
 import { main } from '../lib/run.js';
 import { isMain } from '../lib/main.js';
@@ -37,6 +37,8 @@ export const step = defineStep({
   name: 'verify',
   title: 'Verify: IRSA token -> STS -> Vault login -> KV (as Gloo)',
   needs: ['account', 'roleArn'],
+  // The token link 1 needs, asked for while the earlier steps run (lib/verify-chain.ts).
+  prefetch: (ctx) => prefetchToken(ctx),
 
   reference(v) {
     const c = v.config;
