@@ -1,11 +1,11 @@
 // `lab/bin/seat <N>`: the settings of workshop participant N's own lab on a shared
 // machine (docs/WORKSHOP.md) — its own folder and its own four ports — as shell
-// lines: eval "$(lab/bin/seat 3)". Seats 1-99; ports 45000 + 10*N + 0..3.
+// lines: eval "$(lab/bin/seat 3)". Seats 1-99; ports 21000 + 10*N + 0..3 (below 32768: outside the ephemeral ranges of Linux, 32768-60999, and macOS, 49152-65535, where an outgoing connection can hold any port at any time).
 import { join, resolve } from 'node:path';
 import { quote } from './env.js';
 import { LAB_ROOT, LabInputError } from './settings.js';
 
-export const SEAT_PORT_BASE = 45000;
+export const SEAT_PORT_BASE = 21000;
 const USAGE = 'usage: seat <N> [--dir FOLDER] (N from 1 to 99; FOLDER default <repo>/.workshop/seat-N)';
 
 export interface Seat {

@@ -1,7 +1,7 @@
 // Two workshop participants on one machine (docs/WORKSHOP.md): each seat's lab
 // (lab/bin/seat: own folder, own ports) goes through a full flow at the same
 // time, then a scenario; a break in one seat leaves the other untouched, and
-// each answer repairs its own seat. Seats 61 and 62 (ports 45610-45623).
+// each answer repairs its own seat. Seats 61 and 62 (ports 21610-21623).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fs from 'node:fs';

@@ -41,8 +41,8 @@ function mainLabHasK8s(): boolean {
   }
 }
 const runClusterBlocks = process.env.DOC_TEST_CLUSTER === '1' || process.env.LAB_K8S === '1' || process.env.LAB_K8S === 'true' || mainLabHasK8s();
-const K8S_PORTS = { LAB_K8S_ETCD_PORT: '41379', LAB_K8S_ETCD_PEER_PORT: '41380', LAB_K8S_APISERVER_PORT: '41443', LAB_K8S_WEBHOOK_PORT: '41444', LAB_K8S_KWOK_PORT: '41445' };
-const PORTS = { LAB_MOTO_PORT: '41466', LAB_VAULT_PORT: '41300', LAB_ISSUER_PORT: '41281', LAB_STS_PROXY_PORT: '41282', ...(runClusterBlocks ? K8S_PORTS : {}) };
+const K8S_PORTS = { LAB_K8S_ETCD_PORT: '23379', LAB_K8S_ETCD_PEER_PORT: '23380', LAB_K8S_APISERVER_PORT: '23443', LAB_K8S_WEBHOOK_PORT: '23444', LAB_K8S_KWOK_PORT: '23445' };
+const PORTS = { LAB_MOTO_PORT: '23466', LAB_VAULT_PORT: '23300', LAB_ISSUER_PORT: '23281', LAB_STS_PROXY_PORT: '23282', ...(runClusterBlocks ? K8S_PORTS : {}) };
 
 interface Lab {
   name: string;
