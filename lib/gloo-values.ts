@@ -1,4 +1,4 @@
-// The Gloo Edge Helm overrides (SPEC §10), built as data by a pure function and
+// The Gloo Edge Helm overrides (GUIDE §10), built as data by a pure function and
 // serialised with the `yaml` library, and the check of what `helm template`
 // renders from them. Pure functions only.
 import YAML from 'yaml';
@@ -49,7 +49,7 @@ export function glooValuesInput(config: Config, roleArn: string): GlooValuesInpu
 }
 
 /**
- * Pure: the overrides exactly as SPEC §10 lays them out; Enterprise nests them under `gloo:`
+ * Pure: the overrides exactly as GUIDE §10 lays them out; Enterprise nests them under `gloo:`
  * and adds the gloo-ee chart's top-level `license_key`, without which it does not install.
  */
 export function glooValues(i: GlooValuesInput): Record<string, unknown> {

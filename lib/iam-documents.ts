@@ -1,5 +1,5 @@
 // Pure builders of the IAM documents. Built as data and serialised, never
-// written as text: the guide's hand-written JSON was invalid (SPEC §03).
+// written as text: the guide's hand-written JSON was invalid (GUIDE §03).
 
 export interface PolicyStatement {
   Sid?: string;
@@ -33,7 +33,7 @@ export function oidcProviderOf(issuer: string): string {
   return issuer.replace(/^https:\/\//, '').replace(/\/$/, '');
 }
 
-/** IRSA trust policy as AWS documents it: StringEquals on aud and sub (SPEC §02 Fix). */
+/** IRSA trust policy as AWS documents it: StringEquals on aud and sub (GUIDE §02 Fix). */
 /** The trust of the Gloo role (step 02): the gloo and discovery service accounts. */
 export function glooTrust(config: { namespace: string; serviceAccounts: string[] }, providerArn: string, oidcProvider: string): PolicyDocument {
   return trustPolicy({ providerArn, oidcProvider, namespace: config.namespace, serviceAccounts: config.serviceAccounts });
@@ -64,7 +64,7 @@ export function trustPolicy(args: { providerArn: string; oidcProvider: string; n
   };
 }
 
-/** The guide's "lighter version of Vault's recommended policy" (SPEC §03). */
+/** The guide's "lighter version of Vault's recommended policy" (GUIDE §03). */
 export function vaultAuthPolicy(roleArnValue: string): PolicyDocument {
   return {
     Version: '2012-10-17',
@@ -79,7 +79,7 @@ export function vaultAuthPolicy(roleArnValue: string): PolicyDocument {
   };
 }
 
-/** What the Vault server itself needs to resolve bound_iam_principal_arn (SPEC §03 Fix). */
+/** What the Vault server itself needs to resolve bound_iam_principal_arn (GUIDE §03 Fix). */
 export function vaultServerPolicy(): PolicyDocument {
   return {
     Version: '2012-10-17',

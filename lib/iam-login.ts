@@ -1,4 +1,4 @@
-// Vault's AWS IAM login, as Gloo (and the Vault Go client) sends it (SPEC "IAM
+// Vault's AWS IAM login, as Gloo (and the Vault Go client) sends it (GUIDE "The IAM
 // login"): a SigV4-signed sts:GetCallerIdentity request whose signed headers
 // include X-Vault-AWS-IAM-Server-ID, handed to Vault base64-encoded; Vault
 // replays it against its sts_endpoint. The request builder is deterministic

@@ -1,5 +1,5 @@
 // The copy-paste reference as Markdown, from the steps and the example
-// configuration (SPEC defaults). Pure given the steps.
+// configuration (defaults in docs/GUIDE.md). Pure given the steps.
 import { parseConfig, VARIABLES } from './config.js';
 import { shellRefValues, type Step } from './step.js';
 

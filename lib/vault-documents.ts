@@ -1,4 +1,4 @@
-// What the runbook writes to Vault (SPEC §05–09), as data: the same builder
+// What the runbook writes to Vault (GUIDE §05–09), as data: the same builder
 // feeds the API call, the comparison with live state and the manual command.
 // Pure functions only.
 import type { Config } from './config.js';
@@ -104,7 +104,7 @@ export function roleDeleteCommand(config: Pick<Config, 'vaultK8sNamespace' | 'au
   return vaultCli(config.vaultK8sNamespace, 'delete', `auth/${config.authMount}/role/${vaultRoleName(config as Config)}`);
 }
 
-/** Helm values for the Vault chart (SPEC §04): dev mode, no injector, the service account the Vault role trusts, and its IRSA role. */
+/** Helm values for the Vault chart (GUIDE §04): dev mode, no injector, the service account the Vault role trusts, and its IRSA role. */
 export const VAULT_ROLE_ANNOTATION_KEY = 'server.serviceAccount.annotations.eks\\.amazonaws\\.com/role-arn';
 /** The chart names the server's service account after the release unless told: VAULT_SERVICE_ACCOUNT is set explicitly. */
 export const VAULT_SERVICE_ACCOUNT_KEY = 'server.serviceAccount.name';

@@ -1,4 +1,4 @@
-// The Vault policy Gloo's role gets (SPEC §05–07), built as data and rendered
+// The Vault policy Gloo's role gets (GUIDE §05–07), built as data and rendered
 // as HCL. Drift is judged on the policy text, as terraform-provider-vault's
 // vault_policy does, after normalising what cannot change its meaning:
 // comments, whitespace, the order of path blocks and of capabilities. No HCL

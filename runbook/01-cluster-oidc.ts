@@ -1,5 +1,5 @@
 // Step 01: the cluster's IAM OIDC provider — what
-// `eksctl utils associate-iam-oidc-provider` does (SPEC §01).
+// `eksctl utils associate-iam-oidc-provider` does (GUIDE §01).
 import {
   AddClientIDToOpenIDConnectProviderCommand,
   CreateOpenIDConnectProviderCommand,

@@ -1,5 +1,5 @@
 // Step 02: the IAM role the gloo and discovery service accounts assume
-// through IRSA (SPEC §02). The trust policy uses StringEquals on aud and sub.
+// through IRSA (GUIDE §02). The trust policy uses StringEquals on aud and sub.
 import { defineStep, type Ctx } from '../lib/step.js';
 import { deleteRole } from '../lib/delete.js';
 import { VerificationError } from '../lib/errors.js';

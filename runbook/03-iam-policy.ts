@@ -1,6 +1,6 @@
 // Step 03: the guide's IAM policy on the Gloo role, and the fix for the
 // guide's troubleshooting section: the Vault server gets its own IRSA role
-// allowed iam:GetRole/iam:GetUser (SPEC §03).
+// allowed iam:GetRole/iam:GetUser (GUIDE §03).
 import {
   AttachRolePolicyCommand,
   CreatePolicyCommand,

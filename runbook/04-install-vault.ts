@@ -1,4 +1,4 @@
-// Step 04: a Vault for the guide (SPEC §04). Where VAULT_ADDR already answers
+// Step 04: a Vault for the guide (GUIDE §04). Where VAULT_ADDR already answers
 // (the lab, or an existing Vault) nothing is installed. Otherwise the chart
 // hashicorp/vault goes into the cluster in DEV MODE, with the Vault server's
 // own IRSA role from step 03 on its service account.

@@ -1,4 +1,4 @@
-// Step 05: the AWS auth method (SPEC §05): `vault auth enable aws`
+// Step 05: the AWS auth method (GUIDE §05): `vault auth enable aws`
 // = POST sys/auth/<mount> {"type":"aws"}, after reading sys/auth.
 import { defineStep, recordCreated, type Ctx } from '../lib/step.js';
 import { ConfigError, VerificationError } from '../lib/errors.js';

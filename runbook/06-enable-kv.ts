@@ -1,4 +1,4 @@
-// Step 06: the KV v2 engine Gloo reads (SPEC §05): `vault secrets enable
+// Step 06: the KV v2 engine Gloo reads (GUIDE §05): `vault secrets enable
 // -path=dev -version=2 kv` = POST sys/mounts/dev. A KV v1 mount at that path is
 // reported and upgraded in place only when confirmed (--yes): the upgrade
 // rewrites the data and cannot be undone.

@@ -1,4 +1,4 @@
-// Step 07: the Vault policy bound to Gloo's role (SPEC §07): `vault policy
+// Step 07: the Vault policy bound to Gloo's role (GUIDE §07): `vault policy
 // write dev policy.hcl` = PUT sys/policies/acl/dev. Drift is judged on the
 // normalised text (comments, layout and order do not count).
 import { defineStep, recordCreated } from '../lib/step.js';

@@ -1,4 +1,4 @@
-// Step 08: where the AWS auth method sends logins (SPEC §08):
+// Step 08: where the AWS auth method sends logins (GUIDE §08):
 // auth/<mount>/config/client with iam_server_id_header_value, sts_endpoint and
 // sts_region; against an emulator also iam_endpoint (VAULT_AWS_ENDPOINT_URL,
 // the AWS endpoint as the Vault server reaches it).

@@ -1,4 +1,4 @@
-// Step 09: the AWS auth role Gloo logs in with (SPEC §09):
+// Step 09: the AWS auth role Gloo logs in with (GUIDE §09):
 // auth/<mount>/role/<name> auth_type=iam, bound_iam_principal_arn=<role from
 // step 02>, token_policies=<policy>, token_max_ttl=24h. Writing it makes the
 // Vault server call iam:GetRole (resolve_aws_unique_ids): the guide's

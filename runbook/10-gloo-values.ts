@@ -1,4 +1,4 @@
-// Step 10: the Gloo Edge Helm overrides (SPEC §10), generated with the `yaml`
+// Step 10: the Gloo Edge Helm overrides (GUIDE §10), generated with the `yaml`
 // library from a pure function (lib/gloo-values.ts). vaultRole is set
 // explicitly: the guide leaves it out and relies on the IAM and Vault role names
 // matching. Where helm and the chart are reachable, `helm template` proves the

@@ -1,4 +1,4 @@
-// Step 11: Gloo Edge itself (SPEC §11): helm upgrade --install with the
+// Step 11: Gloo Edge itself (GUIDE §11): helm upgrade --install with the
 // overrides from step 10, wait for the rollout, then check that the gloo and
 // discovery service accounts carry the IRSA role annotation and that their
 // RUNNING pods carry the role (IRSA reaches pods at creation only: pods older

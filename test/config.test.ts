@@ -6,7 +6,7 @@ import { MASK, redact } from '../lib/redact.js';
 
 const base = { AWS_REGION: 'us-east-1' };
 
-test('defaults follow SPEC', () => {
+test('defaults follow docs/GUIDE.md', () => {
   const { config, problems } = parseConfig(base);
   assert.equal(problems, []);
   assert.is(config.namespace, 'gloo-system');

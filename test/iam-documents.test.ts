@@ -5,7 +5,7 @@ import { trustPolicy, vaultAuthPolicy, vaultServerPolicy, getRoleFixPolicy, same
 const P = 'oidc.eks.us-east-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE';
 const ARN = `arn:aws:iam::123456789012:oidc-provider/${P}`;
 
-test('trust policy equals the SPEC document (default namespace and service accounts)', () => {
+test('trust policy equals the document of docs/GUIDE.md §02 (default namespace and service accounts)', () => {
   const spec = {
     Version: '2012-10-17',
     Statement: [{

@@ -1,4 +1,4 @@
-// The IAM login request (SPEC "IAM login") and the pure diagnoses of
+// The IAM login request (GUIDE "The IAM login") and the pure diagnoses of
 // lib/troubleshoot.ts: the negative cases are built here without a lab.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -21,7 +21,7 @@ import { redact } from '../lib/redact.js';
 const creds = { accessKeyId: 'ASIAEXAMPLEEXAMPLE12', secretAccessKey: 'secret-key-that-must-not-leak', sessionToken: 'session-token-that-must-not-leak' };
 const base = { role: 'dev-role', credentials: creds, region: 'us-east-1', stsUrl: 'https://sts.us-east-1.amazonaws.com/', serverId: 'vault.gloo.example.com', signingDate: new Date('2026-01-01T00:00:00Z') };
 
-test('signed: the server-ID header is inside SignedHeaders, body and URL as SPEC', async () => {
+test('signed: the server-ID header is inside SignedHeaders, body and URL as docs/GUIDE.md says', async () => {
   const r = await buildIamLoginRequest(base);
   const d = decodeIamLoginRequest(r);
   assert.is(r.iam_http_request_method, 'POST');

@@ -10,7 +10,7 @@ import { parseConfig } from '../lib/config.js';
 
 const config = parseConfig({ AWS_REGION: 'us-east-1' }).config;
 
-test('the policy has the SPEC rules for the KV mount', () => {
+test('the policy has the rules of docs/GUIDE.md §07 for the KV mount', () => {
   assert.equal(glooPolicyRules('dev'), [
     { path: 'dev/*', capabilities: ['create', 'read', 'update', 'delete', 'list'] },
     { path: 'dev/', capabilities: ['list'] },

@@ -1,5 +1,5 @@
 // Steps 10 and 11 in the lab after the real steps 01-03: the values file is
-// written (path printed), equals SPEC §10 when parsed, a re-run writes nothing;
+// written (path printed), equals GUIDE §10 when parsed, a re-run writes nothing;
 // the helm template check and the install say they are skipped, and why.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -28,7 +28,7 @@ test.after(async () => {
   assert.is(r.error, undefined, r.output);
 });
 
-test('step 10 writes the values file, prints its path, and it parses to the SPEC structure', async () => {
+test('step 10 writes the values file, prints its path, and it parses to the structure of docs/GUIDE.md §10', async () => {
   const r = await run([s10, s11], t.config);
   assert.is(r.error, undefined, r.output);
   const s = new State(t.config.stateFile, t.config, false).values();
