@@ -91,6 +91,11 @@ const env: Record<string, string> = {
   VAULT_SERVER_POLICY_NAME: serverRole,
   STATE_FILE: path.join(work, 'state.json'),
   GLOO_VALUES_FILE: path.join(work, 'helm-overrides.yaml'),
+  // A lab with its Kubernetes part puts helm on PATH and exports the stand-in charts: step 10's
+  // `helm template` check then renders the local chart, as in `make lab`, instead of adding a
+  // chart repository over a network this machine may not have (seconds of DNS failure per run).
+  ...(process.env.GLOO_HELM_CHART ? { GLOO_HELM_CHART: process.env.GLOO_HELM_CHART } : {}),
+  ...(process.env.VAULT_HELM_CHART ? { VAULT_HELM_CHART: process.env.VAULT_HELM_CHART } : {}),
 };
 
 interface Timed {
