@@ -14,6 +14,8 @@ export interface PodIdentity {
   problems: string[];
   /** Running pods seen. */
   pods: number;
+  /** Those pods by name, with their START_STATS_SERVER (verify's link 7 reads their metrics). */
+  running: { sa: string; name: string; statsServer?: string }[];
   /** Service accounts whose annotation is right but whose running pods predate it: a restart fixes them. */
   stale: string[];
   /** Service accounts whose own annotation is not the role: new pods would lack it too. */
@@ -38,7 +40,7 @@ export async function roleAnnotation(config: Config, sa: string): Promise<string
  * of a service account without the annotation never gets them, restarted or not.
  */
 export async function podIdentityProblems(config: Config, roleArn: string, serviceAccounts: string[] = config.serviceAccounts): Promise<PodIdentity> {
-  const out: PodIdentity = { problems: [], pods: 0, stale: [], unannotated: [] };
+  const out: PodIdentity = { problems: [], pods: 0, running: [], stale: [], unannotated: [] };
   const ns = config.namespace;
   for (const sa of serviceAccounts) {
     const list = JSON.parse(await kubectl(['get', 'pods', '-n', ns, '-l', `gloo=${sa}`, '-o', 'json'], { config })) as PodList;
@@ -49,6 +51,10 @@ export async function podIdentityProblems(config: Config, roleArn: string, servi
     }
     out.pods += running.length;
     const envOf = (p: PodList['items'][number]) => Object.fromEntries((p.spec.containers[0]?.env ?? []).map((e) => [e.name, e.value]));
+    for (const p of running) {
+      const stats = envOf(p).START_STATS_SERVER;
+      out.running.push({ sa, name: p.metadata.name, ...(stats !== undefined ? { statsServer: stats } : {}) });
+    }
     const wrongRole = running.filter((p) => envOf(p).AWS_ROLE_ARN !== roleArn);
     const noFile = running.filter((p) => envOf(p).AWS_ROLE_ARN === roleArn && !envOf(p).AWS_WEB_IDENTITY_TOKEN_FILE);
     if (wrongRole.length) {

@@ -2,7 +2,7 @@
 // forgotten. Colour only on a TTY, and never when NO_COLOR is set.
 import { redact } from './redact.js';
 
-export type Outcome = 'created' | 'updated' | 'deleted' | 'unchanged' | 'skipped' | 'would create' | 'would update' | 'would delete' | 'failed' | 'ok';
+export type Outcome = 'created' | 'updated' | 'deleted' | 'unchanged' | 'skipped' | 'would create' | 'would update' | 'would delete' | 'failed' | 'ok' | 'not checked';
 
 type Sink = (line: string) => void;
 
@@ -66,7 +66,7 @@ export function header(id: string, title: string): void {
 
 const outcomeColour: Record<Outcome, keyof typeof codes> = {
   created: 'green', updated: 'green', deleted: 'green', unchanged: 'dim', skipped: 'dim',
-  'would create': 'cyan', 'would update': 'cyan', 'would delete': 'cyan', failed: 'red', ok: 'green',
+  'would create': 'cyan', 'would update': 'cyan', 'would delete': 'cyan', failed: 'red', ok: 'green', 'not checked': 'yellow',
 };
 
 export function formatMs(ms: number): string {

@@ -1,6 +1,9 @@
 // The chain Gloo depends on, link by link (step 12 proves it; step 13 names
-// what breaks it): token -> trust -> STS -> Vault login -> KV as Gloo.
-// Each link is ok or failed with the reason; the first broken one ends the chain.
+// what breaks it): token -> trust -> STS -> Vault login -> KV as Gloo, and on a
+// cluster with Gloo: the running gloo pod's identity (6) and Gloo's own Vault
+// login, from its metrics (7). Each link is ok or failed with the reason; the
+// first broken one ends the chain. Link 7 alone can also be "not checked" (its
+// metrics could not be read): neither a pass nor a failure.
 import { AssumeRoleWithWebIdentityCommand } from './aws-commands.js';
 import { GetOpenIDConnectProviderCommand } from './aws-commands.js';
 import { decodeJwt } from 'jose';
@@ -16,6 +19,7 @@ import { awsCli } from './aws-cli.js';
 import { tokenCommand, webIdentityToken, type WebIdentityToken } from './web-identity.js';
 import { hasKubeCluster, kubectl } from './kube.js';
 import { podIdentityProblems } from './gloo-pods.js';
+import { GLOO_STATS_PORT, glooLoginVerdict, readGlooMetrics } from './gloo-metrics.js';
 import { getRole } from './iam-role.js';
 import { oidcProviderArn, STS_AUDIENCE } from './iam-documents.js';
 import { stsEndpoint } from './vault-documents.js';
@@ -73,8 +77,16 @@ async function tokenFor(ctx: Ctx, ns: string, sa: string): Promise<WebIdentityTo
 export interface Link {
   n: number;
   name: string;
+  /** Proven. A link that is not ok is broken, unless notChecked. */
   ok: boolean;
+  /** Link 7 only: it could not be read (not ok, and not broken); detail says why. */
+  notChecked?: boolean;
   detail: string;
+}
+
+/** The first broken link (not ok and not merely not checked), if any. */
+export function brokenLink(links: Link[]): Link | undefined {
+  return links.find((l) => !l.ok && !l.notChecked);
 }
 
 export interface ChainOptions {
@@ -85,8 +97,10 @@ export interface ChainOptions {
   roleArn?: string;
   /** The service account whose token is used (default gloo). */
   serviceAccount?: string;
-  /** Told why link 6 (the running gloo pod) was not a link: no cluster, or no gloo deployment on it. */
+  /** Told why links 6 and 7 (the running gloo pod, Gloo's own login) were not links: no cluster, or no gloo deployment on it. */
   onPodsNotChecked?: (why: string) => void;
+  /** Where link 7 reads Gloo's metrics (default 9091, Gloo's stats port; tests only). */
+  glooStatsPort?: number;
 }
 
 /** The chain, link by link. Stops at the first broken link; never throws for a broken link. */
@@ -208,11 +222,24 @@ export async function verifyChain(ctx: Ctx, opts: ChainOptions = {}, report: (l:
     opts.onPodsNotChecked?.(notDeployed);
     return links;
   }
-  await step(6, `running ${sa} pod in ${ns} runs as ${roleArn.split('/').pop()}`, async () => {
+  let running: { name: string; statsServer?: string }[] = [];
+  if (!(await step(6, `running ${sa} pod in ${ns} runs as ${roleArn.split('/').pop()}`, async () => {
     const pods = await podIdentityProblems(config, roleArn, [sa]);
     if (pods.problems.length) fail(pods.problems.join('; '));
+    running = pods.running;
     return `${pods.pods} running ${sa} pod(s) have AWS_ROLE_ARN=${roleArn} and AWS_WEB_IDENTITY_TOKEN_FILE in their spec`;
-  });
+  }))) return links;
+
+  // 7 Gloo's own Vault login: the login counters on the running pods' metrics page
+  // (:9091/metrics), read through the API server's pod proxy. Counters that show only
+  // failures break the link; a page that cannot be read (stats server off, a pod with
+  // no process behind it, as kwok's) leaves it not checked: never a pass by default.
+  const t0 = performance.now();
+  const port = opts.glooStatsPort ?? GLOO_STATS_PORT;
+  const verdict = glooLoginVerdict(await readGlooMetrics(config, running, port), ns, sa, port);
+  const login: Link = { n: 7, name: `Gloo's own Vault login, from the ${sa} pods' metrics`, ok: verdict.outcome === 'ok', detail: verdict.detail, ...(verdict.outcome === 'not checked' ? { notChecked: true } : {}) };
+  links.push(login);
+  report(login, performance.now() - t0);
   return links;
 }
 

@@ -19,7 +19,7 @@ import {
 import { defineStep, recordCreated, type Action, type Ctx } from '../lib/step.js';
 import { callerAccount, clusterIssuer } from '../lib/cluster.js';
 import { deleteInlinePolicy, deleteOidcProvider } from '../lib/delete.js';
-import { verifyChain } from '../lib/verify-chain.js';
+import { brokenLink, verifyChain } from '../lib/verify-chain.js';
 import { RunbookError, VerificationError } from '../lib/errors.js';
 import { isNotFound, send } from '../lib/aws.js';
 import { awsCli, TAGS } from '../lib/aws-cli.js';
@@ -263,7 +263,7 @@ export async function diagnose(ctx: Ctx, opts: { chain?: boolean } = {}): Promis
   // No known problem: does the chain hold? If not, say so plainly, with where it breaks.
   if (opts.chain !== false && !found.length && roleArn) {
     checked.push('the verify chain');
-    const broken = (await verifyChain(ctx, { roleArn })).find((l) => !l.ok);
+    const broken = brokenLink(await verifyChain(ctx, { roleArn }));
     if (broken) {
       found.push({
         finding: {

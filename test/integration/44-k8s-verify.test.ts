@@ -1,11 +1,18 @@
 // Steps 01-11 then 12 in ONE run on the lab's Kubernetes API (issue 13): step 04
 // uses the lab's Vault (it answers at VAULT_ADDR), 05-09 configure it, 11 installs
 // the stand-in gloo chart whose pods get their IRSA env from the lab's webhook, and
-// 12 takes its token from `kubectl create token` and passes every link, link 6 (the
-// running gloo pod carries the role) included. Then the two ways the running pod
-// can lack the role, each failing verify at link 6 in one sentence (exit 6) and
-// converged by step 11: the service account's annotation removed by hand (pods
-// restarted), and pods older than the annotation.
+// 12 takes its token from `kubectl create token` and passes links 1-6, link 6 (the
+// running gloo pod carries the role) included; link 7 (Gloo's own Vault login, from
+// its metrics) is reported "not checked" with the reason, as kwok's pods run no
+// process to serve metrics. Then the two ways the running pod can lack the role, each
+// failing verify at link 6 in one sentence (exit 6) and converged by step 11: the
+// service account's annotation removed by hand (pods restarted), and pods older than
+// the annotation. Last, link 7's reading path for real: a gloo pod (on a node nothing
+// runs) whose IP is this machine's, where a test server answers as Gloo's stats server
+// does; the real API server's pod proxy carries `kubectl get --raw` to it: link 7 holds,
+// then fails in one sentence when the page shows only failed logins.
+import http from 'node:http';
+import os from 'node:os';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { $ } from 'zx';
@@ -17,6 +24,8 @@ import { readLabConfig } from '../../lab/lib/lab.js';
 import { VerificationError } from '../../lib/errors.js';
 import { helmRelease } from '../../lib/helm.js';
 import { State } from '../../lib/state.js';
+import { makeCtx } from '../../lib/run.js';
+import { brokenLink, verifyChain, type Link } from '../../lib/verify-chain.js';
 import { run } from '../helpers/lab.js';
 import { k8sVars, setup, type TestSetup } from './10-13-setup.js';
 
@@ -86,9 +95,12 @@ if (!k8s) {
     roleArn = new State(t.config.stateFile, t.config, false).values().roleArn!;
     assert.match(r.output, /ok\s+1 web-identity token for gloo-t44\/gloo .*kubectl create token: sub system:serviceaccount:gloo-t44:gloo/);
     assert.match(r.output, new RegExp(`ok\\s+6 running gloo pod in gloo-t44 runs as ${t.names.role}.*1 running gloo pod\\(s\\) have AWS_ROLE_ARN=${roleArn.replace(/[/]/g, '\\/')} and AWS_WEB_IDENTITY_TOKEN_FILE`));
-    assert.match(r.output, 'all 6 links hold');
-    assert.match(r.output, 'the running gloo pod carries the role');
-    assert.match(r.output, "Gloo's own Vault login (its metrics, its logs) is not checked");
+    // Link 7: kwok's gloo pod runs no process, so its metrics page does not answer through
+    // the pod proxy (the API server's dial fails or, on this kind of machine, the sandbox's
+    // network answers for the pod IP): not checked, with the reason; not a failure.
+    assert.match(r.output, /not checked\s+7 Gloo's own Vault login, from the gloo pods' metrics — pod gloo-[\w-]+ did not serve :9091\/metrics through the API server's pod proxy \(.+\)/);
+    assert.not.match(r.output, /failed\s+7 /);
+    assert.match(r.output, /all 6 links hold: .*the running gloo pod carries the role; Gloo's own Vault login \(link 7\) was not checked: pod gloo-[\w-]+ did not serve :9091\/metrics through the API server's pod proxy \(.+\)/);
     assert.equal(await glooPodRoles(), [roleArn]);
   });
 
@@ -127,6 +139,63 @@ if (!k8s) {
     const v = await run([s12], t.config);
     assert.is(v.error, undefined, v.output);
     assert.match(v.output, 'all 6 links hold');
+  });
+
+  test("link 7 for real through the API server's pod proxy: a metrics page with a Vault login holds, one with only failures breaks it in one sentence", async () => {
+    // The API server proxies to pod IPs but refuses loopback: the page is served on this
+    // machine's own non-loopback address, the IP of a gloo pod on a node nothing runs on.
+    const ip = Object.values(os.networkInterfaces()).flat().find((a) => a && a.family === 'IPv4' && !a.internal && !a.address.startsWith('169.254.'))?.address;
+    assert.ok(ip, 'this machine has a non-loopback IPv4 address');
+    let page = '';
+    const seen: string[] = [];
+    const server = http.createServer((req, res) => {
+      seen.push(req.url ?? '');
+      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(page);
+    });
+    await new Promise<void>((resolve) => server.listen(0, ip, resolve));
+    const port = (server.address() as { port: number }).port;
+    const NODE = 'no-kubelet-t44';
+    const POD = 'gloo-metrics-t44';
+    try {
+      await kubectl('scale', 'deployment/gloo', '-n', NS, '--replicas=0');
+      for (const deadline = Date.now() + 60_000; (await glooPodRoles()).length;) {
+        if (Date.now() > deadline) throw new Error('kwok gloo pods did not go away');
+        await new Promise((r) => setTimeout(r, 500));
+      }
+      const manifest = JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [
+        { apiVersion: 'v1', kind: 'Node', metadata: { name: NODE }, spec: { unschedulable: true } },
+        { apiVersion: 'v1', kind: 'Pod', metadata: { name: POD, namespace: NS, labels: { gloo: 'gloo' } }, spec: { nodeName: NODE, serviceAccountName: 'gloo', containers: [{ name: 'gloo', image: 'quay.io/solo-io/gloo:1.16.0', env: [{ name: 'START_STATS_SERVER', value: 'true' }] }] } },
+      ] });
+      await $({ quiet: true, input: manifest, env: { ...process.env, KUBECONFIG: k8s!.kubeconfig } })`kubectl apply -f -`;
+      await kubectl('patch', 'pod', POD, '-n', NS, '--subresource=status', '--type=merge', '-p', JSON.stringify({ status: { phase: 'Running', podIP: ip, podIPs: [{ ip }] } }));
+      assert.equal(await glooPodRoles(), [roleArn], 'the webhook gave the pod the role: link 6 holds for it');
+
+      const chain = async (): Promise<Link[]> => verifyChain(makeCtx(t.config, new State(t.config.stateFile, t.config, false), 'apply', true), { glooStatsPort: port });
+      page = [
+        '# HELP gloo_solo_io_vault_login_successes Number of successful authentications of vault',
+        '# TYPE gloo_solo_io_vault_login_successes counter',
+        'gloo_solo_io_vault_login_successes 1',
+        '# HELP gloo_solo_io_vault_last_login_success Timestamp of last successful authentication of vault',
+        '# TYPE gloo_solo_io_vault_last_login_success gauge',
+        'gloo_solo_io_vault_last_login_success 1.7328516e+09',
+        '',
+      ].join('\n');
+      const ok = await chain();
+      assert.equal(ok.map((l) => [l.n, l.ok]), [[1, true], [2, true], [3, true], [4, true], [5, true], [6, true], [7, true]], JSON.stringify(ok));
+      assert.is(ok[6]!.detail, `Gloo itself logged in to Vault 1 time (pod ${POD}'s :${port}/metrics, last at 2024-11-29T03:40:00Z)`);
+      assert.equal(seen, ['/metrics?timeout=5s'], 'the API server proxied `kubectl get --raw .../pods/<pod>:<port>/proxy/metrics` to /metrics');
+
+      page = 'gloo_solo_io_vault_login_failures 10\ngloo_solo_io_vault_last_login_failure 1732851600\n';
+      const failing = await chain();
+      const broken = brokenLink(failing);
+      assert.is(broken?.n, 7, JSON.stringify(failing));
+      assert.is(broken!.detail, `Gloo itself failed to log in to Vault (pod ${POD}: 10 times, last at 2024-11-29T03:40:00Z, never successfully), though the same chain works with the runbook's token: read its error with \`kubectl logs -n ${NS} deploy/gloo | grep -i vault\`, then run \`make troubleshoot\``);
+    } finally {
+      server.close();
+      await kubectl('delete', 'pod', POD, '-n', NS, '--grace-period=0', '--force', '--ignore-not-found').catch(() => undefined);
+      await kubectl('delete', 'node', NODE, '--ignore-not-found').catch(() => undefined);
+      await kubectl('scale', 'deployment/gloo', '-n', NS, '--replicas=1').catch(() => undefined);
+    }
   });
 }
 

@@ -56,4 +56,9 @@ spec:
               valueFrom:
                 fieldRef:
                   fieldPath: metadata.namespace
+            {{- if $root.Values.global.glooStats.enabled }}
+            # As the real chart: the stats server (Prometheus text at :9091/metrics) starts only with this.
+            - name: START_STATS_SERVER
+              value: "true"
+            {{- end }}
 {{- end -}}
