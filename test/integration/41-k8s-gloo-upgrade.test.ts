@@ -30,7 +30,8 @@ async function helm(...args: string[]): Promise<string> {
 }
 
 if (!k8s) {
-  test('step 11 over a hand-made release (skipped: the running lab has no Kubernetes API; start it with LAB_K8S=1 lab/bin/up)', () => undefined);
+  console.log('skipped: the running lab has no Kubernetes API; start it with LAB_K8S=1 lab/bin/up');
+  test.skip('step 11 over a hand-made release', () => undefined);
 } else {
   test.before(async () => {
     t = await setup('t41', k8sVars(NS));
