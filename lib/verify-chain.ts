@@ -30,7 +30,7 @@ import { checkTokenAgainstTrust, diagnoseProvider, explainLoginFailure, type Tok
 export const TEST_SECRET = 'irsa-verify';
 export const GLOO_SA = 'gloo';
 
-/** Pure: where Gloo keeps a secret in Vault (SPEC "Where Gloo keeps secrets"). */
+/** Pure: where Gloo keeps a secret in Vault (GUIDE "Where Gloo keeps secrets in Vault"). */
 export function glooSecretPath(config: Pick<Config, 'kvMount' | 'rootKey'>, namespace: string, name: string, kind: 'data' | 'metadata' = 'data'): string {
   return `${config.kvMount}/${kind}/${config.rootKey}/gloo.solo.io/v1/Secret/${namespace}/${name}`;
 }
@@ -216,7 +216,7 @@ export async function verifyChain(ctx: Ctx, opts: ChainOptions = {}, report: (l:
   // 6 the running gloo pod: on a cluster with Gloo installed, the pod itself must run
   // with the role (the webhook sets AWS_ROLE_ARN at pod creation only). Without a
   // cluster, or without a gloo deployment there (the lab's plain runs), it is not a link.
-  // What it reads is the pod SPEC (the env the webhook put there): not Gloo's own Vault login.
+  // What it reads is the pod spec (the env the webhook put there): not Gloo's own Vault login.
   const notDeployed = await glooNotDeployed(ctx, ns, sa);
   if (notDeployed) {
     opts.onPodsNotChecked?.(notDeployed);
