@@ -9,6 +9,10 @@
 //              lab/lib/servers.ts bundled into LAB_DIR/docker
 //   vault      LAB_VAULT_IMAGE (hashicorp/vault:1.21.4)      127.0.0.1:LAB_VAULT_PORT -> 8200
 //
+// With LAB_K8S=1 there is no Vault container: lab/lib/kind.ts makes a kind cluster and
+// runs the lab's IRSA webhook as a fourth container (LAB_NODE_IMAGE, no published port),
+// and step 04 installs Vault from HashiCorp's chart in the cluster.
+//
 // IRSA works as in process mode: Vault's container has AWS_ROLE_ARN and
 // AWS_WEB_IDENTITY_TOKEN_FILE, and HTTPS_PROXY=http://sts-proxy:8182 with the lab CA,
 // so its web-identity call (aws-sdk-go v1: always https://sts.<region>.amazonaws.com)
@@ -24,21 +28,21 @@ import { fileURLToPath } from 'node:url';
 import { awsSetup, initKey } from './aws-setup.js';
 import { readClusters, SERVICES, STS_FRONT_IN_NETWORK, type LabConfig } from './lab.js';
 import { ownedPid, portTaken, startDetached, stopService, waitReady, isReady } from './procs.js';
-import { containerStates, docker, dockerEngine, dockerNames, dockerOk, ensureImage, removeLabObjects, DOCKER_SERVICES, type DockerService } from './docker.js';
+import { containerStates, docker, dockerEngine, dockerNames, dockerOk, dockerServicesFor, ensureImage, removeLabObjects, type DockerService } from './docker.js';
 import { LabError, LAB_ACCOUNT_ID, MOTO_VERSION, VAULT_VERSION, UPSTREAM_IMAGES, IMAGE_VARS, elapsed, type LabImage, type LabSettings } from './settings.js';
-import { redactToken, stsCertificates } from './lifecycle.js';
+import { KIND_DEV_ROOT_TOKEN, redactToken, stsCertificates } from './lifecycle.js';
 
 type Log = (line: string) => void;
 
 /** Ports inside the containers (the host side is the lab's port settings). */
-export const INNER_PORTS = { moto: 5000, 'sts-proxy': 8182, vault: 8200 } as const;
+export const INNER_PORTS = { moto: 5000, 'sts-proxy': 8182, vault: 8200, 'irsa-webhook': 8444 } as const;
 const TOKEN_DIR_IN_VAULT = '/var/run/secrets/eks.amazonaws.com/serviceaccount';
 const CA_IN_VAULT = '/etc/vault-irsa-runbook-lab/sts-ca.pem';
 
 export interface DockerRecord {
   id: string;
   network: string;
-  containers: Record<DockerService, string>;
+  containers: Partial<Record<DockerService, string>>;
   images: Record<LabImage, string>;
 }
 
@@ -58,18 +62,18 @@ async function chooseImages(st: LabSettings, log: Log): Promise<Record<LabImage,
   return out;
 }
 
-/** The lab's STS front (lab/lib/servers.ts) as one JavaScript file for the Node container. */
-async function bundleStsFront(dir: string): Promise<string> {
-  const out = join(dir, 'docker', 'sts-front.mjs');
+/** A lab server (lab/lib/servers.ts, lab/lib/irsa-webhook.ts) as one JavaScript file for the Node container. */
+async function bundleLabServer(dir: string, entry: 'servers.ts' | 'irsa-webhook.ts', name: string): Promise<string> {
+  const out = join(dir, 'docker', name);
   mkdirSync(join(dir, 'docker'), { recursive: true });
   let esbuild: typeof import('esbuild');
   try {
     esbuild = await import('esbuild');
   } catch {
-    throw new LabError('esbuild (a development dependency) is missing, and Docker mode needs it to bundle the lab\'s STS front: run `npm ci`');
+    throw new LabError('esbuild (a development dependency) is missing, and Docker mode needs it to bundle the lab\'s servers for the Node container: run `npm ci`');
   }
   await esbuild.build({
-    entryPoints: [fileURLToPath(new URL('./servers.ts', import.meta.url))],
+    entryPoints: [fileURLToPath(new URL(`./${entry}`, import.meta.url))],
     outfile: out,
     bundle: true,
     format: 'esm',
@@ -128,6 +132,9 @@ async function runContainer(dir: string, svc: DockerService, image: string, opts
   return dockerOk(args, `starting the ${svc} container (${image})`, { env: opts.clientEnv });
 }
 
+/** The node binary of a Node image: the upstream image has it on PATH, the local one at /usr/local/bin/node. */
+const nodeBin = (image: string): string => (image === UPSTREAM_IMAGES.node ? 'node' : '/usr/local/bin/node');
+
 function readConfigIfAny(dir: string): LabConfig | undefined {
   try {
     return JSON.parse(readFileSync(join(dir, 'lab.json'), 'utf8')) as LabConfig;
@@ -152,10 +159,9 @@ export async function upDocker(st: LabSettings, log: Log, why: string): Promise<
 
   const old = readConfigIfAny(dir);
   const states = containerStates(dir);
-  const wanted = DOCKER_SERVICES.filter((s) => !(st.k8s && s === 'vault'));
+  const wanted = dockerServicesFor(st.k8s);
   const running = wanted.filter((s) => states.get(s) === 'running');
-  const vaultForward = !st.k8s || ownedPid(dir, 'vault-port-forward') !== undefined;
-  if (old?.mode === 'docker' && !!old.kind === st.k8s && running.length === wanted.length && vaultForward && ownedPid(dir, 'issuer') !== undefined) {
+  if (old?.mode === 'docker' && !!old.kind === st.k8s && running.length === wanted.length && ownedPid(dir, 'issuer') !== undefined) {
     log(`up: the lab is already running in Docker (${dir}; network ${n.network})`);
     if (st.regionFromUser && st.region !== old.region)
       throw new LabError(`the running lab is in region ${old.region}, not AWS_REGION=${st.region}: unset AWS_REGION, or run \`make lab-reset\` with AWS_REGION=${st.region}`);
@@ -174,7 +180,7 @@ export async function upDocker(st: LabSettings, log: Log, why: string): Promise<
     if (await portTaken(p)) throw new LabError(`port ${p} on 127.0.0.1 is already in use: stop what listens there, or set ${portVar[name]} to move the lab's ${name}`);
 
   const tUp = performance.now();
-  log(`up: docker mode (${why}; Docker ${engine.version}): moto, the STS front and Vault as containers on network ${n.network}, ports on 127.0.0.1`);
+  log(`up: docker mode (${why}; Docker ${engine.version}): moto, the STS front and ${st.k8s ? 'the IRSA webhook' : 'Vault'} as containers on network ${n.network}, ports on 127.0.0.1${st.k8s ? `; a kind cluster, where step 04 installs Vault` : ''}`);
   const images = await chooseImages(st, log);
   for (const k of ['moto', 'vault', 'node'] as LabImage[])
     await ensureImage(images[k], log, `set ${IMAGE_VARS[k]} to an image you have${process.platform === 'linux' ? ' (or LAB_IMAGES=local: lab/bin/images builds them from the process lab\'s tools)' : ''}`);
@@ -185,7 +191,7 @@ export async function upDocker(st: LabSettings, log: Log, why: string): Promise<
     chmodSync(join(dir, d), 0o700);
   }
   const roleArn = `arn:aws:iam::${LAB_ACCOUNT_ID}:role/${st.vaultServerRoleName}`;
-  const record: DockerRecord = { id: n.id, network: n.network, containers: { moto: n.container('moto'), 'sts-proxy': n.container('sts-proxy'), vault: n.container('vault') }, images };
+  const record: DockerRecord = { id: n.id, network: n.network, containers: Object.fromEntries(wanted.map((s) => [s, n.container(s)])) as DockerRecord['containers'], images };
   const cfg: LabConfig & { docker: DockerRecord } = {
     mode: 'docker',
     region: st.region,
@@ -203,7 +209,9 @@ export async function upDocker(st: LabSettings, log: Log, why: string): Promise<
   for (const f of readdirSync(join(dir, 'clusters'))) rmSync(join(dir, 'clusters', f), { force: true });
   for (const f of ['secrets/aws-admin.json', 'scenario.json', 'enforce-vault', 'kubeconfig']) rmSync(join(dir, f), { force: true });
   const tokenFile = join(dir, 'secrets', 'root-token');
-  if (!existsSync(tokenFile) || !readFileSync(tokenFile, 'utf8').trim()) writeFileSync(tokenFile, randomBytes(16).toString('hex') + '\n', { mode: 0o600 });
+  // kind: Vault is step 04's, in dev mode with the chart's root token; otherwise the lab's own random one.
+  if (st.k8s) writeFileSync(tokenFile, KIND_DEV_ROOT_TOKEN + '\n', { mode: 0o600 });
+  else if (!existsSync(tokenFile) || !readFileSync(tokenFile, 'utf8').trim() || readFileSync(tokenFile, 'utf8').trim() === KIND_DEV_ROOT_TOKEN) writeFileSync(tokenFile, randomBytes(16).toString('hex') + '\n', { mode: 0o600 });
   stsCertificates(dir, st.region);
   initKey(dir);
 
@@ -226,23 +234,22 @@ export async function upDocker(st: LabSettings, log: Log, why: string): Promise<
     if (!r.ok) throw new LabError(`issuer did not become ready at http://127.0.0.1:${st.ports.issuer}/keys; last lines of ${join(dir, 'logs', 'issuer.log')}:\n${redactToken(dir, r.log)}`);
     log(`issuer     ready in ${r.took} (pid ${pid}, 127.0.0.1:${st.ports.issuer})`);
 
-    const front = await bundleStsFront(dir);
+    const front = await bundleLabServer(dir, 'servers.ts', 'sts-front.mjs');
     await runContainer(dir, 'sts-proxy', images.node, {
       publish: st.ports.stsProxy,
       env: { LAB_DIR: dir, LAB_STS_UPSTREAM_HOST: 'moto', LAB_STS_UPSTREAM_PORT: String(INNER_PORTS.moto), LAB_LISTEN_HOST: '0.0.0.0', LAB_LISTEN_PORT: String(INNER_PORTS['sts-proxy']), NODE_NO_WARNINGS: '1' },
       // LAB_DIR at its own path, read-only: the front reads lab.json, its certificate and the lab-admin keys.
       mounts: [`${dir}:${dir}:ro`],
-      extra: ['--entrypoint', images.node === UPSTREAM_IMAGES.node ? 'node' : '/usr/local/bin/node'],
+      extra: ['--entrypoint', nodeBin(images.node)],
       args: [front, 'sts-proxy'],
     });
     log(`sts-proxy  ready in ${await waitContainer(dir, 'sts-proxy', `http://127.0.0.1:${st.ports.stsProxy}/healthz`)} (container ${record.containers['sts-proxy']}, 127.0.0.1:${st.ports.stsProxy})`);
 
     if (kind) {
-      // LAB_K8S=1: a kind cluster, and Vault from HashiCorp's chart in it (lab/lib/kind.ts).
+      // LAB_K8S=1: a kind cluster with the lab's IRSA webhook (lab/lib/kind.ts); Vault is step 04's.
       const issuer = readClusters(dir)[st.cluster]!;
-      await kind.kindUp({ root: st.root, dir, issuer, region: st.region, vaultServerRoleArn: roleArn, vaultPort: st.ports.vault, rootToken: readFileSync(tokenFile, 'utf8').trim(), stsFront: STS_FRONT_IN_NETWORK }, log);
-      const ready = await waitReady(dir, 'vault-port-forward', { url: `http://127.0.0.1:${st.ports.vault}/v1/sys/health` }, 120_000);
-      if (!ready.ok) throw new LabError(`Vault in kind did not answer at http://127.0.0.1:${st.ports.vault} through kubectl port-forward; its log:\n${redactToken(dir, ready.log)}`);
+      const webhookBundle = await bundleLabServer(dir, 'irsa-webhook.ts', 'irsa-webhook.mjs');
+      await kind.kindUp({ root: st.root, dir, issuer, region: st.region, stsFront: STS_FRONT_IN_NETWORK, nodeImage: images.node, nodeBin: nodeBin(images.node), webhookBundle }, log);
     } else {
     // Vault gets what EKS's pod-identity webhook gives a pod whose service account is
     // annotated with a role, plus the proxy and CA that carry its STS calls to moto.
@@ -273,8 +280,12 @@ export async function upDocker(st: LabSettings, log: Log, why: string): Promise<
     await fail(e);
   }
 
-  log(`up: lab ready in ${elapsed(tUp)} (${dir}); Vault is a DEV server: in memory, unsealed, no TLS`);
-  log(`up: Vault's AWS identity: ${roleArn} via web identity (system:serviceaccount:vault:vault)`);
+  if (st.k8s) {
+    log(`up: lab ready in ${elapsed(tUp)} (${dir}); no Vault yet: step 04 installs it from HashiCorp's chart in dev mode (\`make lab\` runs it), its service account annotated with ${roleArn}`);
+  } else {
+    log(`up: lab ready in ${elapsed(tUp)} (${dir}); Vault is a DEV server: in memory, unsealed, no TLS`);
+    log(`up: Vault's AWS identity: ${roleArn} via web identity (system:serviceaccount:vault:vault)`);
+  }
   log('up: load the environment with: eval "$(lab/bin/env)"; `make lab-down` removes the containers and the network');
 }
 
@@ -305,29 +316,30 @@ export async function downDocker(st: Pick<LabSettings, 'dir'>, log: Log): Promis
 export async function statusDocker(st: LabSettings, cfg: LabConfig, log: Log): Promise<boolean> {
   const states = containerStates(st.dir);
   const n = dockerNames(st.dir);
-  const rows: [string, string, string][] = [];
+  const rows: [string, string, string, string][] = [];
   let ok = 0;
   const issuerPid = ownedPid(st.dir, 'issuer');
   const url = (svc: string) =>
-    ({ moto: `http://127.0.0.1:${cfg.ports.moto}/moto-api/data.json`, issuer: `http://127.0.0.1:${cfg.ports.issuer}/keys`, 'sts-proxy': `http://127.0.0.1:${cfg.ports.stsProxy}/healthz`, vault: `http://127.0.0.1:${cfg.ports.vault}/v1/sys/health` })[svc]!;
-  const fwdPid = cfg.kind ? ownedPid(st.dir, 'vault-port-forward') : undefined;
-  for (const svc of ['moto', 'issuer', 'sts-proxy', 'vault']) {
-    const proc = svc === 'issuer' || (svc === 'vault' && !!cfg.kind);
-    const pid = svc === 'issuer' ? issuerPid : fwdPid;
-    const where = proc ? `pid ${pid ?? '-'}${svc === 'vault' ? ` (port-forward to kind ${cfg.kind!.cluster})` : ''}` : `container ${n.container(svc)}`;
-    const up = proc ? pid !== undefined : states.get(svc) === 'running';
+    ({ moto: `http://127.0.0.1:${cfg.ports.moto}/moto-api/data.json`, issuer: `http://127.0.0.1:${cfg.ports.issuer}/keys`, 'sts-proxy': `http://127.0.0.1:${cfg.ports.stsProxy}/healthz`, vault: `http://127.0.0.1:${cfg.ports.vault}/v1/sys/health`, 'irsa-webhook': `https://irsa-webhook:${INNER_PORTS['irsa-webhook']}/healthz (lab network only)` })[svc]!;
+  const services = ['moto', 'issuer', 'sts-proxy', cfg.kind ? 'irsa-webhook' : 'vault'];
+  for (const svc of services) {
+    const proc = svc === 'issuer';
+    const where = proc ? `pid ${issuerPid ?? '-'}` : `container ${n.container(svc)}`;
+    const up = proc ? issuerPid !== undefined : states.get(svc) === 'running';
     let state = proc ? 'not running' : (states.get(svc) ?? 'no container');
-    if (up) {
+    if (up && svc === 'irsa-webhook') {
+      state = 'running'; // no published port: the kind node alone calls it
+      ok++;
+    } else if (up) {
       if (await isReady({ url: url(svc) })) {
         state = 'answers';
         ok++;
       } else state = 'not answering';
     }
-    rows.push([svc, where, state]);
+    rows.push([svc, where, state, url(svc)]);
   }
+  if (cfg.kind) rows.push(['kind', `cluster ${cfg.kind.cluster}`, 'Vault: step 04', `KUBECONFIG=${cfg.kind.kubeconfig}`]);
   const w = Math.max(...rows.map(([, where]) => where.length));
-  for (const [svc, where, state] of rows) log(`${svc.padEnd(10)} ${where.padEnd(w)}  ${state.padEnd(14)} ${url(svc)}`);
-  return ok === rows.length;
+  for (const [svc, where, state, u] of rows) log(`${svc.padEnd(12)} ${where.padEnd(w)}  ${state.padEnd(14)} ${u}`);
+  return ok === services.length;
 }
-
-
