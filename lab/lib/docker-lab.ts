@@ -5,6 +5,9 @@
 // its projected volume).
 //
 //   moto       LAB_MOTO_IMAGE (motoserver/moto:5.2.5)       127.0.0.1:LAB_MOTO_PORT -> 5000
+//              or, with LOCALSTACK_AUTH_TOKEN set, LAB_LOCALSTACK_IMAGE
+//              (localstack/localstack-pro, settings.ts)     127.0.0.1:LAB_MOTO_PORT -> 4566
+//              (the token reaches it through a value-less `docker run -e`: never in argv)
 //   sts-proxy  LAB_NODE_IMAGE (node:20.20.2-alpine) running  127.0.0.1:LAB_STS_PROXY_PORT -> 8182
 //              lab/lib/servers.ts bundled into LAB_DIR/docker
 //   vault      LAB_VAULT_IMAGE (hashicorp/vault:1.21.4)      127.0.0.1:LAB_VAULT_PORT -> 8200
@@ -29,7 +32,7 @@ import { awsSetup, initKey } from './aws-setup.js';
 import { readClusters, SERVICES, STS_FRONT_IN_NETWORK, type LabConfig } from './lab.js';
 import { ownedPid, portTaken, startDetached, stopService, waitReady, isReady } from './procs.js';
 import { containerStates, docker, dockerEngine, dockerNames, dockerOk, dockerServicesFor, ensureImage, removeLabObjects, type DockerService } from './docker.js';
-import { LabError, LAB_ACCOUNT_ID, MOTO_VERSION, VAULT_VERSION, UPSTREAM_IMAGES, IMAGE_VARS, elapsed, type LabImage, type LabSettings } from './settings.js';
+import { LabError, LAB_ACCOUNT_ID, MOTO_VERSION, VAULT_VERSION, LOCALSTACK_VERSION, UPSTREAM_IMAGES, IMAGE_VARS, elapsed, type AwsEmulator, type LabImage, type LabSettings } from './settings.js';
 import { KIND_DEV_ROOT_TOKEN, redactToken, stsCertificates } from './lifecycle.js';
 
 type Log = (line: string) => void;
@@ -43,22 +46,25 @@ export interface DockerRecord {
   id: string;
   network: string;
   containers: Partial<Record<DockerService, string>>;
-  images: Record<LabImage, string>;
+  /** moto: the AWS emulator's image (moto's or LocalStack's). */
+  images: Record<'moto' | 'vault' | 'node', string>;
 }
 
 const tsxLoader = (): string => fileURLToPath(import.meta.resolve('tsx'));
 
 /** The images to run: LAB_<NAME>_IMAGE, else LAB_IMAGES=local (built here if missing), else the pinned upstream ones. */
-async function chooseImages(st: LabSettings, log: Log): Promise<Record<LabImage, string>> {
-  const names: LabImage[] = ['moto', 'vault', 'node'];
+async function chooseImages(st: LabSettings, log: Log): Promise<Record<'moto' | 'vault' | 'node', string>> {
+  // LocalStack takes moto's slot; it is never built locally (its Pro image is LocalStack's own).
+  const names: LabImage[] = st.awsEmulator === 'localstack' ? ['vault', 'node'] : ['moto', 'vault', 'node'];
   const out = {} as Record<LabImage, string>;
   let local: Record<string, string> = {};
   if (st.images === 'local' && names.some((n) => !st.imageOverrides[n])) {
     const { buildImages } = await import('./images.js');
-    const need = names.filter((n) => !st.imageOverrides[n]);
+    const need = names.filter((n) => !st.imageOverrides[n]) as ('moto' | 'vault' | 'node')[];
     local = Object.fromEntries((await buildImages(st.root, st.cache, (l) => log(`up: ${l}`), need)).map((b) => [b.name, b.tag]));
   }
   for (const n of names) out[n] = st.imageOverrides[n] ?? local[n] ?? UPSTREAM_IMAGES[n];
+  if (st.awsEmulator === 'localstack') out.moto = st.imageOverrides.localstack ?? UPSTREAM_IMAGES.localstack;
   return out;
 }
 
@@ -89,11 +95,13 @@ async function bundleLabServer(dir: string, entry: 'servers.ts' | 'irsa-webhook.
 
 async function containerLogTail(dir: string, name: string): Promise<string> {
   const r = await docker(['logs', '--tail', '25', name]);
-  return redactToken(dir, `${r.stdout}${r.stderr}`.trimEnd());
+  const text = redactToken(dir, `${r.stdout}${r.stderr}`.trimEnd());
+  const ls = process.env.LOCALSTACK_AUTH_TOKEN;
+  return ls ? text.split(ls).join('<redacted>') : text;
 }
 
 /** Wait until a container's service answers on its published port, or it stops, or 90 s pass. */
-async function waitContainer(dir: string, svc: DockerService, url: string, timeoutMs = 90_000): Promise<string> {
+async function waitContainer(dir: string, svc: DockerService, url: string, timeoutMs = 90_000, label: string = svc): Promise<string> {
   const t0 = performance.now();
   const name = dockerNames(dir).container(svc);
   // Docker's port proxy accepts a connection before the service listens, and the probe's
@@ -109,19 +117,31 @@ async function waitContainer(dir: string, svc: DockerService, url: string, timeo
     clearInterval(keepAlive);
   }
   const state = containerStates(dir, [svc]).get(svc) ?? 'gone';
-  throw new LabError(`${svc} (container ${name}, ${state}) did not answer at ${url}; its last log lines:\n${await containerLogTail(dir, name)}`);
+  throw new LabError(`${label} (container ${name}, ${state}) did not answer at ${url}; its last log lines:\n${await containerLogTail(dir, name)}`);
 }
 
-/** `docker run -d` with the lab's name, label and network; returns the container id. */
-async function runContainer(dir: string, svc: DockerService, image: string, opts: { publish: number; env?: Record<string, string | undefined>; mounts?: string[]; extra?: string[]; args?: string[]; clientEnv?: NodeJS.ProcessEnv }): Promise<string> {
+export interface RunOpts {
+  /** Host port on 127.0.0.1; the container port is `inner`, else INNER_PORTS[svc]. */
+  publish: number;
+  inner?: number;
+  /** A value of undefined: a value-less -e, taken from the docker client's environment (secrets). */
+  env?: Record<string, string | undefined>;
+  mounts?: string[];
+  extra?: string[];
+  args?: string[];
+  clientEnv?: NodeJS.ProcessEnv;
+}
+
+/** Pure: the `docker run -d` argv with the lab's name, label and network. */
+export function containerRunArgs(dir: string, svc: DockerService, image: string, opts: RunOpts): string[] {
   const n = dockerNames(dir);
-  const args = [
+  return [
     'run', '-d',
     '--name', n.container(svc),
     '--label', n.label,
     '--network', n.network,
     '--network-alias', svc,
-    '-p', `127.0.0.1:${opts.publish}:${INNER_PORTS[svc]}`,
+    '-p', `127.0.0.1:${opts.publish}:${opts.inner ?? INNER_PORTS[svc]}`,
     // A value-less -e takes the value from docker's own environment: no secret in argv.
     ...Object.entries(opts.env ?? {}).flatMap(([k, v]) => ['-e', v === undefined ? k : `${k}=${v}`]),
     ...(opts.mounts ?? []).flatMap((m) => ['-v', m]),
@@ -129,7 +149,33 @@ async function runContainer(dir: string, svc: DockerService, image: string, opts
     image,
     ...(opts.args ?? []),
   ];
-  return dockerOk(args, `starting the ${svc} container (${image})`, { env: opts.clientEnv });
+}
+
+/** `docker run -d` (containerRunArgs); returns the container id. */
+async function runContainer(dir: string, svc: DockerService, image: string, opts: RunOpts): Promise<string> {
+  return dockerOk(containerRunArgs(dir, svc, image, opts), `starting the ${svc === 'moto' && opts.inner === LOCALSTACK_PORT ? 'LocalStack' : svc} container (${image})`, { env: opts.clientEnv });
+}
+
+/** LocalStack's one port (its gateway) inside the container. */
+export const LOCALSTACK_PORT = 4566;
+
+export interface AwsEmulatorPlan {
+  emulator: AwsEmulator;
+  /** For messages: "moto 5.2.5", "LocalStack 4.10.0". */
+  name: string;
+  /** The container port the lab's LAB_MOTO_PORT and the STS front reach. */
+  inner: number;
+  /** Path that answers once the emulator serves requests. */
+  readyPath: string;
+  /** The container's env: LOCALSTACK_AUTH_TOKEN without a value (docker takes it from its own environment). */
+  env: Record<string, string | undefined>;
+}
+
+/** Pure: how the AWS emulator container runs (moto's image, or LocalStack's when LOCALSTACK_AUTH_TOKEN is set). */
+export function awsEmulatorPlan(emulator: AwsEmulator): AwsEmulatorPlan {
+  if (emulator === 'localstack')
+    return { emulator, name: `LocalStack ${LOCALSTACK_VERSION}`, inner: LOCALSTACK_PORT, readyPath: '/_localstack/health', env: { LOCALSTACK_AUTH_TOKEN: undefined } };
+  return { emulator, name: `moto ${MOTO_VERSION}`, inner: INNER_PORTS.moto, readyPath: '/moto-api/data.json', env: { MOTO_PORT: String(INNER_PORTS.moto), MOTO_ALLOW_NONEXISTENT_REGION: 'false' } };
 }
 
 /** The node binary of a Node image: the upstream image has it on PATH, the local one at /usr/local/bin/node. */
@@ -161,7 +207,8 @@ export async function upDocker(st: LabSettings, log: Log, why: string): Promise<
   const states = containerStates(dir);
   const wanted = dockerServicesFor(st.k8s);
   const running = wanted.filter((s) => states.get(s) === 'running');
-  if (old?.mode === 'docker' && !!old.kind === st.k8s && running.length === wanted.length && ownedPid(dir, 'issuer') !== undefined) {
+  // Same shape as asked (kind or not, moto or LocalStack): reuse; otherwise start again.
+  if (old?.mode === 'docker' && !!old.kind === st.k8s && (old.awsEmulator ?? 'moto') === st.awsEmulator && running.length === wanted.length && ownedPid(dir, 'issuer') !== undefined) {
     log(`up: the lab is already running in Docker (${dir}; network ${n.network})`);
     if (st.regionFromUser && st.region !== old.region)
       throw new LabError(`the running lab is in region ${old.region}, not AWS_REGION=${st.region}: unset AWS_REGION, or run \`make lab-reset\` with AWS_REGION=${st.region}`);
@@ -171,7 +218,7 @@ export async function upDocker(st: LabSettings, log: Log, why: string): Promise<
     return;
   }
   if (states.size > 0 || ownedPid(dir, 'issuer') !== undefined) {
-    log('up: the Docker lab is half running; removing what is left first');
+    log(old?.mode === 'docker' && ((old.awsEmulator ?? 'moto') !== st.awsEmulator || !!old.kind !== st.k8s) ? `up: the running Docker lab was started ${old.kind ? 'with' : 'without'} kind and with ${old.awsEmulator ?? 'moto'}; removing it to start the one asked for` : 'up: the Docker lab is half running; removing what is left first');
     await downDocker(st, () => undefined);
   }
 
@@ -180,10 +227,14 @@ export async function upDocker(st: LabSettings, log: Log, why: string): Promise<
     if (await portTaken(p)) throw new LabError(`port ${p} on 127.0.0.1 is already in use: stop what listens there, or set ${portVar[name]} to move the lab's ${name}`);
 
   const tUp = performance.now();
-  log(`up: docker mode (${why}; Docker ${engine.version}): moto, the STS front and ${st.k8s ? 'the IRSA webhook' : 'Vault'} as containers on network ${n.network}, ports on 127.0.0.1${st.k8s ? `; a kind cluster, where step 04 installs Vault` : ''}`);
+  const aws = awsEmulatorPlan(st.awsEmulator);
+  log(`up: docker mode (${why}; Docker ${engine.version}): ${aws.emulator === 'localstack' ? 'LocalStack (LOCALSTACK_AUTH_TOKEN is set)' : 'moto'}, the STS front and ${st.k8s ? 'the IRSA webhook' : 'Vault'} as containers on network ${n.network}, ports on 127.0.0.1${st.k8s ? `; a kind cluster, where step 04 installs Vault` : ''}`);
   const images = await chooseImages(st, log);
-  for (const k of ['moto', 'vault', 'node'] as LabImage[])
-    await ensureImage(images[k], log, `set ${IMAGE_VARS[k]} to an image you have${process.platform === 'linux' ? ' (or LAB_IMAGES=local: lab/bin/images builds them from the process lab\'s tools)' : ''}`);
+  for (const k of ['moto', 'vault', 'node'] as const) {
+    const v = k === 'moto' && aws.emulator === 'localstack' ? 'localstack' : k;
+    if (k === 'vault' && st.k8s) continue; // kind: Vault is step 04's, from its chart
+    await ensureImage(images[k], log, `set ${IMAGE_VARS[v]} to an image you have${process.platform === 'linux' && v !== 'localstack' ? ' (or LAB_IMAGES=local: lab/bin/images builds them from the process lab\'s tools)' : ''}`);
+  }
 
   for (const d of ['pids', 'tokens', 'clusters', 'docker']) mkdirSync(join(dir, d), { recursive: true });
   for (const d of ['logs', 'secrets']) {
@@ -202,6 +253,7 @@ export async function upDocker(st: LabSettings, log: Log, why: string): Promise<
     motoVersion: MOTO_VERSION,
     ports: st.ports,
     docker: record,
+    ...(st.awsEmulator === 'localstack' ? { awsEmulator: 'localstack' as const } : {}),
     ...(st.k8s ? { kind: { cluster: n.kindCluster, kubeconfig: join(dir, 'kubeconfig') } } : {}),
   };
   // A fresh start is a new lab for the cluster asked for now (as in process mode).
@@ -222,8 +274,8 @@ export async function upDocker(st: LabSettings, log: Log, why: string): Promise<
   try {
     await dockerOk(['network', 'create', '--label', n.label, n.network], `creating the lab's Docker network ${n.network}`);
 
-    await runContainer(dir, 'moto', images.moto, { publish: st.ports.moto, env: { MOTO_PORT: String(INNER_PORTS.moto), MOTO_ALLOW_NONEXISTENT_REGION: 'false' } });
-    log(`moto       ready in ${await waitContainer(dir, 'moto', `http://127.0.0.1:${st.ports.moto}/moto-api/data.json`)} (container ${record.containers.moto}, 127.0.0.1:${st.ports.moto})`);
+    await runContainer(dir, 'moto', images.moto, { publish: st.ports.moto, inner: aws.inner, env: aws.env, clientEnv: process.env });
+    log(`${aws.emulator.padEnd(10)} ready in ${await waitContainer(dir, 'moto', `http://127.0.0.1:${st.ports.moto}${aws.readyPath}`, aws.emulator === 'localstack' ? 180_000 : 90_000, aws.name)} (${aws.emulator === 'localstack' ? `${aws.name}, ` : ''}container ${record.containers.moto}, 127.0.0.1:${st.ports.moto})`);
     await awsSetup(dir, st.cluster, log);
 
     // The issuer: a host process, as in process mode (it writes tokens/vault-vault.jwt).
@@ -237,7 +289,7 @@ export async function upDocker(st: LabSettings, log: Log, why: string): Promise<
     const front = await bundleLabServer(dir, 'servers.ts', 'sts-front.mjs');
     await runContainer(dir, 'sts-proxy', images.node, {
       publish: st.ports.stsProxy,
-      env: { LAB_DIR: dir, LAB_STS_UPSTREAM_HOST: 'moto', LAB_STS_UPSTREAM_PORT: String(INNER_PORTS.moto), LAB_LISTEN_HOST: '0.0.0.0', LAB_LISTEN_PORT: String(INNER_PORTS['sts-proxy']), NODE_NO_WARNINGS: '1' },
+      env: { LAB_DIR: dir, LAB_STS_UPSTREAM_HOST: 'moto', LAB_STS_UPSTREAM_PORT: String(aws.inner), LAB_LISTEN_HOST: '0.0.0.0', LAB_LISTEN_PORT: String(INNER_PORTS['sts-proxy']), NODE_NO_WARNINGS: '1' },
       // LAB_DIR at its own path, read-only: the front reads lab.json, its certificate and the lab-admin keys.
       mounts: [`${dir}:${dir}:ro`],
       extra: ['--entrypoint', nodeBin(images.node)],
@@ -320,7 +372,7 @@ export async function statusDocker(st: LabSettings, cfg: LabConfig, log: Log): P
   let ok = 0;
   const issuerPid = ownedPid(st.dir, 'issuer');
   const url = (svc: string) =>
-    ({ moto: `http://127.0.0.1:${cfg.ports.moto}/moto-api/data.json`, issuer: `http://127.0.0.1:${cfg.ports.issuer}/keys`, 'sts-proxy': `http://127.0.0.1:${cfg.ports.stsProxy}/healthz`, vault: `http://127.0.0.1:${cfg.ports.vault}/v1/sys/health`, 'irsa-webhook': `https://irsa-webhook:${INNER_PORTS['irsa-webhook']}/healthz (lab network only)` })[svc]!;
+    ({ moto: `http://127.0.0.1:${cfg.ports.moto}${awsEmulatorPlan(cfg.awsEmulator ?? 'moto').readyPath}`, issuer: `http://127.0.0.1:${cfg.ports.issuer}/keys`, 'sts-proxy': `http://127.0.0.1:${cfg.ports.stsProxy}/healthz`, vault: `http://127.0.0.1:${cfg.ports.vault}/v1/sys/health`, 'irsa-webhook': `https://irsa-webhook:${INNER_PORTS['irsa-webhook']}/healthz (lab network only)` })[svc]!;
   const services = ['moto', 'issuer', 'sts-proxy', cfg.kind ? 'irsa-webhook' : 'vault'];
   for (const svc of services) {
     const proc = svc === 'issuer';
@@ -336,7 +388,7 @@ export async function statusDocker(st: LabSettings, cfg: LabConfig, log: Log): P
         ok++;
       } else state = 'not answering';
     }
-    rows.push([svc, where, state, url(svc)]);
+    rows.push([svc === 'moto' && cfg.awsEmulator === 'localstack' ? 'localstack' : svc, where, state, url(svc)]);
   }
   if (cfg.kind) rows.push(['kind', `cluster ${cfg.kind.cluster}`, 'Vault: step 04', `KUBECONFIG=${cfg.kind.kubeconfig}`]);
   const w = Math.max(...rows.map(([, where]) => where.length));

@@ -42,6 +42,8 @@ export interface LabConfig {
   vaultServerRoleArn: string;
   vaultVersion: string;
   motoVersion: string;
+  /** Docker mode with LOCALSTACK_AUTH_TOKEN: LocalStack in moto's place (same port setting, LAB_MOTO_PORT). */
+  awsEmulator?: 'moto' | 'localstack';
   /** The vault binary the lab runs (on PATH, or the lab's build). */
   vaultBin?: string;
   /**
