@@ -22,6 +22,8 @@ import { main } from '../lib/run.js';
 import { isMain } from '../lib/main.js';
 
 export const VAULT_RELEASE = 'vault';
+/** How long `helm --wait` waits for Vault's pod before the install counts as failed. */
+export const HELM_WAIT = '10m';
 
 // ---- the install ---------------------------------------------------------------
 
@@ -177,7 +179,12 @@ async function installAction(ctx: Ctx): Promise<Action> {
       const userFile = dir ? path.join(dir, 'values.json') : undefined;
       if (userFile) fs.writeFileSync(userFile, JSON.stringify(live), { mode: 0o600 });
       try {
-        await helmUpgradeInstall({ release: VAULT_RELEASE, chart: config.vaultHelmChart, namespace: ns, ...(version ? { version } : {}), ...(userFile ? { values: userFile } : {}), set: vaultHelmSet(roleArn, config.vaultServiceAccount), extra: ['--wait', '--timeout', '10m'], config });
+        await helmUpgradeInstall({ release: VAULT_RELEASE, chart: config.vaultHelmChart, namespace: ns, ...(version ? { version } : {}), ...(userFile ? { values: userFile } : {}), set: vaultHelmSet(roleArn, config.vaultServiceAccount), extra: ['--wait', '--timeout', HELM_WAIT], config });
+      } catch (err) {
+        // helm --wait gave up: say what to look at (the pod), still one sentence.
+        if (err instanceof RemoteError && /deadline exceeded|timed out waiting/i.test(err.message))
+          throw new RemoteError('helm', err.action, `${err.message}: Vault's pod was not Ready within ${HELM_WAIT} (see \`kubectl get pods -n ${ns}\` and \`kubectl describe pod ${VAULT_POD} -n ${ns}\`: image pull, CPU and memory), then run step 04 again`, err.code);
+        throw err;
       } finally {
         if (dir) fs.rmSync(dir, { recursive: true, force: true });
       }

@@ -2,7 +2,7 @@
 // identity webhook puts on a pod whose service account carries the role annotation.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { irsaPatch, admissionResponse, TOKEN_FILE, TOKEN_MOUNT_PATH, TOKEN_VOLUME, type Pod, type PatchOp } from '../lab/lib/irsa-webhook.js';
+import { irsaPatch, admissionResponse, LAB_CA_VOLUME, LAB_NO_PROXY, TOKEN_FILE, TOKEN_MOUNT_PATH, TOKEN_VOLUME, type Pod, type PatchOp } from '../lab/lib/irsa-webhook.js';
 
 const ROLE = 'arn:aws:iam::123456789012:role/dev-role-iam-x';
 const sa = (annotations: Record<string, string> = { 'eks.amazonaws.com/role-arn': ROLE }) => ({ metadata: { name: 'gloo', annotations } });
@@ -60,6 +60,23 @@ test('admission response: base64 JSONPatch only when there is a patch', () => {
   assert.is(r.response.patchType, 'JSONPatch');
   assert.equal(JSON.parse(Buffer.from(r.response.patch!, 'base64').toString('utf8')), ops);
   assert.equal((admissionResponse('u', []) as { response: object }).response, { uid: 'u', allowed: true });
+});
+
+test('Docker mode\'s kind cluster: also the route to the lab\'s STS front (proxy, CA bundle, the CA from the node), nothing of it without a role', () => {
+  const lab = { stsFront: 'http://sts-proxy:8182', caFile: '/etc/vault-irsa-runbook-lab/sts-ca.pem' };
+  assert.equal(irsaPatch(pod(), sa({}), 'us-east-1', lab), []);
+  const ops = irsaPatch(pod({ volumes: [{ name: 'data' }] }), sa(), 'us-east-1', lab);
+  const [c] = op(ops, '/spec/containers')!.value as C[];
+  assert.equal(c!.env!.slice(5), [
+    { name: 'HTTPS_PROXY', value: 'http://sts-proxy:8182' },
+    { name: 'NO_PROXY', value: LAB_NO_PROXY },
+    { name: 'AWS_CA_BUNDLE', value: lab.caFile },
+  ]);
+  assert.equal(c!.volumeMounts![1], { name: LAB_CA_VOLUME, mountPath: lab.caFile, readOnly: true });
+  const v = op(ops, '/spec/volumes')!;
+  assert.is(v.op, 'replace');
+  assert.equal((v.value as { name: string }[]).map((x) => x.name), ['data', TOKEN_VOLUME, LAB_CA_VOLUME]);
+  assert.equal((v.value as { hostPath?: unknown }[])[2]!.hostPath, { path: lab.caFile, type: 'File' });
 });
 
 test.run();

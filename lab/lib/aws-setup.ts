@@ -27,11 +27,13 @@ export function initKey(dir: string): void {
 export async function awsSetup(dir: string, cluster: string, log: (l: string) => void): Promise<string> {
   const cfg = readLabConfig(dir);
   // moto's checks are off while lab-up runs these, so the dummy keys only name the account.
+  // LocalStack takes a 12-digit access key as the account: the lab's account, as moto's default.
   const common = {
     region: cfg.region,
     endpoint: `http://127.0.0.1:${cfg.ports.moto}`,
-    credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' },
+    credentials: { accessKeyId: cfg.awsEmulator === 'localstack' ? cfg.accountId : 'testing', secretAccessKey: 'testing' },
   };
+  const emulator = cfg.awsEmulator === 'localstack' ? 'LocalStack' : 'moto';
 
   // The runbook's own identity. With enforcement on, moto only accepts callers it
   // knows, so the lab hands out keys of a real moto user with an allow-all policy.
@@ -69,9 +71,14 @@ export async function awsSetup(dir: string, cluster: string, log: (l: string) =>
       }),
     );
     issuer = created.cluster?.identity?.oidc?.issuer;
-    log(`aws: created EKS cluster ${cluster} in moto (issuer ${issuer})`);
+    log(`aws: created EKS cluster ${cluster} in ${emulator} (issuer ${issuer})`);
   }
-  if (!issuer) throw new LabError(`moto returned no OIDC issuer for cluster ${cluster}: see ${join(dir, 'logs', 'moto.log')}`);
+  if (!issuer)
+    throw new LabError(
+      cfg.awsEmulator === 'localstack'
+        ? `LocalStack returned no OIDC issuer for cluster ${cluster} (EKS is a paid LocalStack feature: check that LOCALSTACK_AUTH_TOKEN's plan includes it; \`docker logs\` of the lab's AWS emulator container says more)`
+        : `moto returned no OIDC issuer for cluster ${cluster}: see ${join(dir, 'logs', 'moto.log')}`,
+    );
   const cfile = join(dir, 'clusters', `${cluster}.json`);
   mkdirSync(dirname(cfile), { recursive: true });
   writeFileSync(cfile, JSON.stringify({ name: cluster, issuer }, null, 2) + '\n');

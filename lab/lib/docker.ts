@@ -10,8 +10,13 @@ import { LabError } from './settings.js';
 
 export const LAB_LABEL = 'vault-irsa-runbook.lab';
 /** The lab's containers on its Docker network (the issuer stays a host process). */
-export const DOCKER_SERVICES = ['moto', 'sts-proxy', 'vault'] as const;
+export const DOCKER_SERVICES = ['moto', 'sts-proxy', 'vault', 'irsa-webhook'] as const;
 export type DockerService = (typeof DOCKER_SERVICES)[number];
+
+/** The containers a Docker-mode lab runs: Vault without kind; with kind (LAB_K8S=1) the IRSA webhook, and Vault is step 04's, in the cluster. */
+export function dockerServicesFor(kind: boolean): DockerService[] {
+  return kind ? ['moto', 'sts-proxy', 'irsa-webhook'] : ['moto', 'sts-proxy', 'vault'];
+}
 
 export interface DockerNames {
   id: string;

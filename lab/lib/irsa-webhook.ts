@@ -14,8 +14,17 @@
 //
 // Run: node --import tsx lab/lib/irsa-webhook.ts --port N --cert F --key F
 //        --api https://127.0.0.1:N --token-file F --ca F --region R
-// It serves HTTPS on 127.0.0.1 only: POST /mutate (AdmissionReview v1), GET /healthz.
-// It reads service accounts from the API server with the lab's admin token.
+//        [--host H] [--sts-front URL --lab-ca-file PATH]
+// It serves HTTPS on 127.0.0.1 (or --host): POST /mutate (AdmissionReview v1), GET /healthz.
+// It reads service accounts from the API server with a bearer token (the process lab's
+// admin token; in Docker mode's kind cluster, a service account's token that may only
+// read service accounts).
+//
+// --sts-front and --lab-ca-file (Docker mode's kind cluster only): a pod it gives IRSA
+// also gets what carries its STS calls to the lab's AWS emulator, as Docker mode's Vault
+// container does: HTTPS_PROXY=<front>, NO_PROXY (cluster addresses), AWS_CA_BUNDLE and a
+// read-only hostPath mount of the lab CA (the kind node has it at PATH, lab/kind.yaml).
+// On EKS nothing like this exists: the SDK reaches the real STS.
 import https from 'node:https';
 import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
@@ -57,7 +66,18 @@ export type PatchOp = { op: 'add' | 'replace'; path: string; value: unknown };
  * Pure: the JSON patch that gives `pod` the IRSA identity of `sa`, or [] when the
  * service account has no role annotation or the pod already has the token volume.
  */
-export function irsaPatch(pod: Pod, sa: ServiceAccount | undefined, region: string): PatchOp[] {
+export interface LabStsRoute {
+  /** The lab's STS front as pods reach it (http://sts-proxy:8182). */
+  stsFront: string;
+  /** The lab CA's path on the node, mounted at the same path in the pod. */
+  caFile: string;
+}
+
+export const LAB_CA_VOLUME = 'vault-irsa-runbook-lab-ca';
+/** What pods reach directly, not through the STS front: loopback and the cluster's own addresses (kind: 10.96/12 services, 10.244/16 pods). */
+export const LAB_NO_PROXY = '127.0.0.1,localhost,.svc,.cluster.local,10.0.0.0/8';
+
+export function irsaPatch(pod: Pod, sa: ServiceAccount | undefined, region: string, lab?: LabStsRoute): PatchOp[] {
   const ann = sa?.metadata?.annotations ?? {};
   const roleArn = ann[ROLE_ARN_ANNOTATION];
   const spec = pod.spec ?? {};
@@ -72,6 +92,13 @@ export function irsaPatch(pod: Pod, sa: ServiceAccount | undefined, region: stri
     { name: 'AWS_REGION', value: region },
     { name: 'AWS_ROLE_ARN', value: roleArn },
     { name: 'AWS_WEB_IDENTITY_TOKEN_FILE', value: TOKEN_FILE },
+    ...(lab
+      ? [
+          { name: 'HTTPS_PROXY', value: lab.stsFront },
+          { name: 'NO_PROXY', value: LAB_NO_PROXY },
+          { name: 'AWS_CA_BUNDLE', value: lab.caFile },
+        ]
+      : []),
   ];
   const mutate = (c: Container): Container => {
     if (skip.has(c.name)) return c;
@@ -79,15 +106,17 @@ export function irsaPatch(pod: Pod, sa: ServiceAccount | undefined, region: stri
     for (const e of wanted) if (!env.some((x) => x.name === e.name)) env.push(e);
     const mounts = [...(c.volumeMounts ?? [])];
     if (!mounts.some((m) => m.mountPath === TOKEN_MOUNT_PATH)) mounts.push({ name: TOKEN_VOLUME, mountPath: TOKEN_MOUNT_PATH, readOnly: true });
+    if (lab && !mounts.some((m) => m.mountPath === lab.caFile)) mounts.push({ name: LAB_CA_VOLUME, mountPath: lab.caFile, readOnly: true });
     return { ...c, env, volumeMounts: mounts };
   };
   const volume = {
     name: TOKEN_VOLUME,
     projected: { defaultMode: 420, sources: [{ serviceAccountToken: { audience, expirationSeconds: expiration, path: 'token' } }] },
   };
+  const volumes: Obj[] = [volume, ...(lab ? [{ name: LAB_CA_VOLUME, hostPath: { path: lab.caFile, type: 'File' } }] : [])];
   const ops: PatchOp[] = [{ op: 'replace', path: '/spec/containers', value: (spec.containers ?? []).map(mutate) }];
   if (spec.initContainers?.length) ops.push({ op: 'replace', path: '/spec/initContainers', value: spec.initContainers.map(mutate) });
-  ops.push(spec.volumes ? { op: 'replace', path: '/spec/volumes', value: [...spec.volumes, volume] } : { op: 'add', path: '/spec/volumes', value: [volume] });
+  ops.push(spec.volumes ? { op: 'replace', path: '/spec/volumes', value: [...spec.volumes, ...volumes] } : { op: 'add', path: '/spec/volumes', value: volumes });
   return ops;
 }
 
@@ -108,6 +137,7 @@ export function admissionResponse(uid: string, ops: PatchOp[]): Obj {
 }
 
 interface Options {
+  host: string;
   port: number;
   cert: string;
   key: string;
@@ -115,6 +145,7 @@ interface Options {
   tokenFile: string;
   ca: string;
   region: string;
+  lab?: LabStsRoute;
 }
 
 function parseArgs(argv: string[]): Options {
@@ -127,7 +158,18 @@ function parseArgs(argv: string[]): Options {
     o[a.slice(2)] = v;
   }
   for (const k of ['port', 'cert', 'key', 'api', 'token-file', 'ca', 'region']) if (!o[k]) throw new Error(`--${k} is required`);
-  return { port: Number(o.port), cert: o.cert!, key: o.key!, api: o.api!, tokenFile: o['token-file']!, ca: o.ca!, region: o.region! };
+  if (!!o['sts-front'] !== !!o['lab-ca-file']) throw new Error('--sts-front and --lab-ca-file go together');
+  return {
+    host: o.host || '127.0.0.1',
+    port: Number(o.port),
+    cert: o.cert!,
+    key: o.key!,
+    api: o.api!,
+    tokenFile: o['token-file']!,
+    ca: o.ca!,
+    region: o.region!,
+    ...(o['sts-front'] ? { lab: { stsFront: o['sts-front'], caFile: o['lab-ca-file']! } } : {}),
+  };
 }
 
 /** GET a service account from the API server; undefined when it does not exist. */
@@ -174,7 +216,7 @@ function serve(o: Options): void {
         const podName = pod.metadata?.name || `${pod.metadata?.generateName ?? ''}*`;
         if (r.kind?.kind !== 'Pod' || r.operation !== 'CREATE') return send(200, admissionResponse(uid, []));
         const sa = await getServiceAccount(o, ns, saName);
-        const ops = irsaPatch(pod, sa, o.region);
+        const ops = irsaPatch(pod, sa, o.region, o.lab);
         log(`${ns}/${podName} (service account ${saName}): ${ops.length ? `IRSA for ${sa?.metadata?.annotations?.[ROLE_ARN_ANNOTATION]}` : 'no role annotation, unchanged'}`);
         send(200, admissionResponse(uid, ops));
       } catch (e) {
@@ -184,7 +226,7 @@ function serve(o: Options): void {
       }
     });
   });
-  server.listen(o.port, '127.0.0.1', () => log(`irsa-webhook listening on https://127.0.0.1:${o.port}${WEBHOOK_PATH} (region ${o.region})`));
+  server.listen(o.port, o.host, () => log(`irsa-webhook listening on https://${o.host}:${o.port}${WEBHOOK_PATH} (region ${o.region}${o.lab ? `; STS through ${o.lab.stsFront}` : ''})`));
   const stop = () => {
     server.close(() => process.exit(0));
     server.closeAllConnections(); // the API server keeps connections alive

@@ -14,7 +14,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SignJWT, exportJWK, type JWK } from 'jose';
 import { ownedPid, ownedPids } from './procs.js';
-import { containerStates, DOCKER_SERVICES } from './docker.js';
+import { containerStates, dockerServicesFor } from './docker.js';
 
 /** Where Vault, on the lab's Docker network, reaches the STS front (Docker mode's VAULT_AWS_ENDPOINT_URL). */
 export const STS_FRONT_IN_NETWORK = 'http://sts-proxy:8182';
@@ -42,9 +42,14 @@ export interface LabConfig {
   vaultServerRoleArn: string;
   vaultVersion: string;
   motoVersion: string;
+  /** Docker mode with LOCALSTACK_AUTH_TOKEN: LocalStack in moto's place (same port setting, LAB_MOTO_PORT). */
+  awsEmulator?: 'moto' | 'localstack';
   /** The vault binary the lab runs (on PATH, or the lab's build). */
   vaultBin?: string;
-  /** Docker mode with LAB_K8S=1: the kind cluster, and Vault from its chart behind a port-forward. */
+  /**
+   * Docker mode with LAB_K8S=1: the kind cluster. Vault is not the lab's then: step 04 installs
+   * it from its chart, and VAULT_ADDR (LAB_VAULT_PORT) answers only through a port-forward.
+   */
   kind?: { cluster: string; kubeconfig: string };
   /** Present when the lab runs its Kubernetes API (LAB_K8S=1). */
   k8s?: {
@@ -124,12 +129,12 @@ export function readLabEnv(dir = labDir()): LabEnv {
   const cfg = readLabConfig(dir);
   const docker = cfg.mode === 'docker';
   // Docker mode: the issuer is a process, the rest are containers (lab/lib/docker-lab.ts).
-  const all = docker ? ['issuer', ...(cfg.kind ? ['vault-port-forward'] : [])] : [...SERVICES, ...(cfg.k8s ? K8S_SERVICES : [])];
+  const all = docker ? ['issuer'] : [...SERVICES, ...(cfg.k8s ? K8S_SERVICES : [])];
   const pids = ownedPids(dir, all);
   const dead = all.filter((s) => pids.get(s) === undefined);
   if (docker) {
     const states = containerStates(dir);
-    dead.push(...DOCKER_SERVICES.filter((s) => !(cfg.kind && s === 'vault') && states.get(s) !== 'running').map((s) => `${s} (container)`));
+    dead.push(...dockerServicesFor(!!cfg.kind).filter((s) => states.get(s) !== 'running').map((s) => `${s} (container)`));
   }
   if (dead.length) throw new LabNotRunningError(`not running: ${dead.join(', ')}`);
   const admin = JSON.parse(readFileSync(join(dir, 'secrets', 'aws-admin.json'), 'utf8')) as {
@@ -144,6 +149,7 @@ export function readLabEnv(dir = labDir()): LabEnv {
     accountId: cfg.accountId,
     accessKeyId: admin.accessKeyId,
     secretAccessKey: admin.secretAccessKey,
+    // kind: nothing listens here (step 04 installs Vault, then the runner port-forwards to vault-0).
     vaultAddr: `http://127.0.0.1:${cfg.ports.vault}`,
     vaultToken: readFileSync(join(dir, 'secrets', 'root-token'), 'utf8').trim(),
     issuerUrl: `http://127.0.0.1:${cfg.ports.issuer}`,

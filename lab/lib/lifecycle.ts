@@ -46,10 +46,14 @@ function readConfigIfAny(dir: string): LabConfig | undefined {
   }
 }
 
+/** The dev root token of HashiCorp's chart (step 04 sets no other): the kind lab's VAULT_TOKEN. */
+export const KIND_DEV_ROOT_TOKEN = 'root';
+
 export function redactToken(dir: string, text: string): string {
   try {
     const tok = readFileSync(join(dir, 'secrets', 'root-token'), 'utf8').trim();
-    return tok ? text.split(tok).join('<redacted>') : text;
+    // Docker mode's kind lab uses the chart's public dev token "root": not a secret, and too common a word to cut out.
+    return tok && tok !== KIND_DEV_ROOT_TOKEN ? text.split(tok).join('<redacted>') : text;
   } catch {
     return text;
   }

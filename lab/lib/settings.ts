@@ -11,6 +11,8 @@ export const LAB_ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url))
 /** Pinned tool versions: one place. */
 export const MOTO_VERSION = '5.2.5';
 export const VAULT_VERSION = '1.21.4';
+/** LocalStack Pro, Docker mode's AWS emulator when LOCALSTACK_AUTH_TOKEN is set (its EKS API is a paid feature). Not pulled or run here. */
+export const LOCALSTACK_VERSION = '4.10.0';
 /**
  * Docker mode's pinned upstream images and chart (users with internet get these;
  * `lab/bin/images` builds local stand-ins from the process lab's own tools, and
@@ -21,10 +23,12 @@ export const UPSTREAM_IMAGES = {
   vault: `hashicorp/vault:${VAULT_VERSION}`,
   /** Runs the lab's STS front (lab/lib/servers.ts, bundled) on the lab's Docker network. */
   node: 'node:20.20.2-alpine',
+  /** The AWS emulator instead of moto when LOCALSTACK_AUTH_TOKEN is set (Docker mode). */
+  localstack: `localstack/localstack-pro:${LOCALSTACK_VERSION}`,
   /** kind's node image for LAB_MODE=docker LAB_K8S=1 (lab/kind.yaml names the same). */
   kindNode: 'kindest/node:v1.31.2',
 } as const;
-export type LabImage = 'moto' | 'vault' | 'node';
+export type LabImage = 'moto' | 'vault' | 'node' | 'localstack';
 /** moto's fixed default account. */
 export const LAB_ACCOUNT_ID = '123456789012';
 export const DEFAULT_CLUSTER = 'gloo-ee-vault-integration';
@@ -69,9 +73,13 @@ export interface LabSettings {
   awsCli: boolean;
   /** Docker mode: LAB_IMAGES=local uses the images `lab/bin/images` builds; upstream (default) pulls the pinned ones. */
   images: 'upstream' | 'local';
-  /** Docker mode: an image named by LAB_MOTO_IMAGE, LAB_VAULT_IMAGE or LAB_NODE_IMAGE (wins over LAB_IMAGES). */
+  /** Docker mode: an image named by LAB_MOTO_IMAGE, LAB_VAULT_IMAGE, LAB_NODE_IMAGE or LAB_LOCALSTACK_IMAGE (wins over LAB_IMAGES). */
   imageOverrides: Partial<Record<LabImage, string>>;
+  /** Docker mode's AWS emulator: LocalStack when LOCALSTACK_AUTH_TOKEN is set (the token itself is never kept here), else moto. */
+  awsEmulator: AwsEmulator;
 }
+
+export type AwsEmulator = 'moto' | 'localstack';
 
 /** An expected problem: printed as one sentence, exit 1. */
 export class LabError extends Error {
@@ -153,6 +161,7 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): LabSettings 
     awsCli: env.LAB_AWS_CLI === '1' || env.LAB_AWS_CLI === 'true',
     images: labImagesSetting(env),
     imageOverrides: imageOverrides(env),
+    awsEmulator: env.LOCALSTACK_AUTH_TOKEN ? 'localstack' : 'moto',
   };
 }
 
@@ -164,7 +173,7 @@ function labImagesSetting(env: NodeJS.ProcessEnv): 'upstream' | 'local' {
 }
 
 /** The environment variable behind each Docker-mode image. */
-export const IMAGE_VARS: Record<LabImage, string> = { moto: 'LAB_MOTO_IMAGE', vault: 'LAB_VAULT_IMAGE', node: 'LAB_NODE_IMAGE' };
+export const IMAGE_VARS: Record<LabImage, string> = { moto: 'LAB_MOTO_IMAGE', vault: 'LAB_VAULT_IMAGE', node: 'LAB_NODE_IMAGE', localstack: 'LAB_LOCALSTACK_IMAGE' };
 
 function imageOverrides(env: NodeJS.ProcessEnv): Partial<Record<LabImage, string>> {
   const out: Partial<Record<LabImage, string>> = {};

@@ -31,7 +31,7 @@ const env: NodeJS.ProcessEnv = {
   CLUSTER_NAME: 'docker-lab',
   ...ports,
 };
-for (const k of ['AWS_ENDPOINT_URL', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'VAULT_ADDR', 'VAULT_TOKEN', 'VAULT_AWS_ENDPOINT_URL', 'AWS_REGION', 'SA_TOKEN_COMMAND', 'LAB_K8S', 'KUBECONFIG', 'VAULT_HELM_CHART', 'GLOO_HELM_CHART', 'LAB_MOTO_IMAGE', 'LAB_VAULT_IMAGE', 'LAB_NODE_IMAGE'])
+for (const k of ['AWS_ENDPOINT_URL', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'VAULT_ADDR', 'VAULT_TOKEN', 'VAULT_AWS_ENDPOINT_URL', 'AWS_REGION', 'SA_TOKEN_COMMAND', 'LAB_K8S', 'KUBECONFIG', 'VAULT_HELM_CHART', 'GLOO_HELM_CHART', 'LAB_MOTO_IMAGE', 'LAB_VAULT_IMAGE', 'LAB_NODE_IMAGE', 'LAB_LOCALSTACK_IMAGE', 'LOCALSTACK_AUTH_TOKEN'])
   delete env[k];
 const names = dockerNames(env.LAB_DIR!);
 const make = (target: string, extra: Record<string, string> = {}) => run('make', ['-s', target], { cwd: root, env: { ...env, ...extra }, timeout: 900_000, maxBuffer: 16 * 1024 * 1024 });
