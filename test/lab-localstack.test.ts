@@ -76,8 +76,11 @@ exit 0
   chmodSync(join(bin, 'docker'), 0o755);
   const [moto, vault, issuer, sts] = await freePorts(4);
   const dir = join(base, 'lab');
-  const env = { ...process.env, PATH: `${bin}:${process.env.PATH}`, LAB_MODE: 'docker', LAB_DIR: dir, LOCALSTACK_AUTH_TOKEN: TOKEN, LAB_MOTO_PORT: String(moto), LAB_VAULT_PORT: String(vault), LAB_ISSUER_PORT: String(issuer), LAB_STS_PROXY_PORT: String(sts) };
+  // None of the caller's lab settings: CI exports LAB_K8S=1, which would make this a kind lab.
+  const callers = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('LAB_')));
+  const env = { ...callers, PATH: `${bin}:${process.env.PATH}`, LAB_MODE: 'docker', LAB_DIR: dir, LOCALSTACK_AUTH_TOKEN: TOKEN, LAB_MOTO_PORT: String(moto), LAB_VAULT_PORT: String(vault), LAB_ISSUER_PORT: String(issuer), LAB_STS_PROXY_PORT: String(sts) };
   const saved = { ...process.env };
+  for (const k of Object.keys(process.env)) if (k.startsWith('LAB_')) delete process.env[k];
   Object.assign(process.env, env);
   const lines: string[] = [];
   let err: unknown;
@@ -86,7 +89,7 @@ exit 0
   } catch (e) {
     err = e;
   } finally {
-    for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
+    for (const k of Object.keys(process.env)) if (!(k in saved) || k.startsWith('LAB_')) delete process.env[k];
     Object.assign(process.env, saved);
   }
   const calls = readFileSync(rec, 'utf8').trim().split('\n');
