@@ -82,9 +82,10 @@ export function stsCertificates(dir: string, region: string): void {
  * LAB_DIR/bin holds the CLIs the lab built (today: `vault`, with LAB_VAULT_CLI=1), so
  * `eval "$(lab/bin/env)"` can put them on PATH under their usual names.
  */
-function linkTools(dir: string, tools: { vault?: string; aws?: string; kubectl?: string; helm?: string }): void {
+function linkTools(dir: string, tools: { vault?: string; aws?: string; kubectl?: string; helm?: string }, drop: string[] = []): void {
   const bin = join(dir, 'bin');
   mkdirSync(bin, { recursive: true });
+  for (const name of drop) rmSync(join(bin, name), { force: true });
   for (const [name, target] of Object.entries(tools)) {
     const link = join(bin, name);
     // A later `up` without LAB_VAULT_CLI (LAB_K8S) keeps a CLI linked before; a dangling link goes.
@@ -117,7 +118,11 @@ export async function up(st: LabSettings, log: Log): Promise<void> {
   mkdirSync(join(dir, 'pids'), { recursive: true });
   mkdirSync(join(dir, 'tokens'), { recursive: true });
   mkdirSync(join(dir, 'clusters'), { recursive: true });
-  linkTools(dir, { vault: tools.vaultCli, aws: tools.awsCli, kubectl: tools.k8s?.kubectl, helm: tools.k8s?.helm });
+  // kubectl and helm belong to the Kubernetes part: linked while it is asked for or still runs.
+  // Left behind by an earlier LAB_K8S lab, helm would send step 10's `helm template` check to
+  // the chart repository on the network (lab-env points at the stand-in charts only with k8s).
+  const k8sLinks = st.k8s || aliveServices(dir, K8S_SERVICES).length > 0;
+  linkTools(dir, { vault: tools.vaultCli, aws: tools.awsCli, kubectl: tools.k8s?.kubectl, helm: tools.k8s?.helm }, k8sLinks ? [] : ['kubectl', 'helm']);
   for (const d of ['logs', 'secrets']) {
     mkdirSync(join(dir, d), { recursive: true, mode: 0o700 });
     chmodSync(join(dir, d), 0o700);
