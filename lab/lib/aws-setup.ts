@@ -5,8 +5,8 @@ import { generateKeyPairSync } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { IAMClient, CreateUserCommand, PutUserPolicyCommand, CreateAccessKeyCommand, GetUserCommand } from '@aws-sdk/client-iam';
 import { EKSClient, CreateClusterCommand, DescribeClusterCommand, ResourceNotFoundException } from '@aws-sdk/client-eks';
-import { readLabConfig } from './lab.js';
-import { LabError } from './settings.js';
+import { readClusters, readLabConfig } from './lab.js';
+import { LabError, type LabSettings } from './settings.js';
 
 /** Write via a temp file so readers never see half a secret, with owner-only mode. */
 export function writeSecret(file: string, data: string): void {
@@ -83,4 +83,13 @@ export async function awsSetup(dir: string, cluster: string, log: (l: string) =>
   mkdirSync(dirname(cfile), { recursive: true });
   writeFileSync(cfile, JSON.stringify({ name: cluster, issuer }, null, 2) + '\n');
   return issuer;
+}
+
+/** A running lab, reused (either mode): the user's AWS_REGION must be the lab's; a cluster the lab does not have yet is added. */
+export async function reuseRunningLab(dir: string, st: Pick<LabSettings, 'region' | 'regionFromUser' | 'cluster'>, labRegion: string, log: (l: string) => void): Promise<void> {
+  if (st.regionFromUser && st.region !== labRegion)
+    throw new LabError(`the running lab is in region ${labRegion}, not AWS_REGION=${st.region}: unset AWS_REGION, or run \`make lab-reset\` with AWS_REGION=${st.region}`);
+  const issuer = readClusters(dir)[st.cluster];
+  if (issuer) log(`up: cluster ${st.cluster}: ${issuer}`);
+  else await awsSetup(dir, st.cluster, log);
 }

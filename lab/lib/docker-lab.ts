@@ -28,7 +28,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { awsSetup, initKey } from './aws-setup.js';
+import { awsSetup, initKey, reuseRunningLab } from './aws-setup.js';
 import { readClusters, SERVICES, STS_FRONT_IN_NETWORK, type LabConfig } from './lab.js';
 import { ownedPid, portTaken, startDetached, stopService, waitReady, isReady } from './procs.js';
 import { containerStates, docker, dockerEngine, dockerNames, dockerOk, dockerServicesFor, ensureImage, removeLabObjects, type DockerService } from './docker.js';
@@ -210,11 +210,7 @@ export async function upDocker(st: LabSettings, log: Log, why: string): Promise<
   // Same shape as asked (kind or not, moto or LocalStack): reuse; otherwise start again.
   if (old?.mode === 'docker' && !!old.kind === st.k8s && (old.awsEmulator ?? 'moto') === st.awsEmulator && running.length === wanted.length && ownedPid(dir, 'issuer') !== undefined) {
     log(`up: the lab is already running in Docker (${dir}; network ${n.network})`);
-    if (st.regionFromUser && st.region !== old.region)
-      throw new LabError(`the running lab is in region ${old.region}, not AWS_REGION=${st.region}: unset AWS_REGION, or run \`make lab-reset\` with AWS_REGION=${st.region}`);
-    const issuer = readClusters(dir)[st.cluster];
-    if (issuer) log(`up: cluster ${st.cluster}: ${issuer}`);
-    else await awsSetup(dir, st.cluster, log);
+    await reuseRunningLab(dir, st, old.region, log);
     return;
   }
   if (states.size > 0 || ownedPid(dir, 'issuer') !== undefined) {

@@ -42,6 +42,27 @@ export const WEBHOOK_PATH = '/mutate';
 /** Name of the MutatingWebhookConfiguration (the EKS one is also called this). */
 export const WEBHOOK_NAME = 'pod-identity-webhook';
 
+/** Pure: the MutatingWebhookConfiguration EKS has (pods, CREATE, failurePolicy Ignore), calling the lab's webhook at `url`. */
+export function webhookRegistration(url: string, caPem: string | Buffer): Record<string, unknown> {
+  return {
+    apiVersion: 'admissionregistration.k8s.io/v1',
+    kind: 'MutatingWebhookConfiguration',
+    metadata: { name: WEBHOOK_NAME, labels: { 'vault-irsa-runbook/lab': 'true' } },
+    webhooks: [
+      {
+        name: 'iam-for-pods.amazonaws.com',
+        clientConfig: { url, caBundle: Buffer.from(caPem).toString('base64') },
+        rules: [{ operations: ['CREATE'], apiGroups: [''], apiVersions: ['v1'], resources: ['pods'] }],
+        failurePolicy: 'Ignore',
+        sideEffects: 'None',
+        admissionReviewVersions: ['v1'],
+        timeoutSeconds: 10,
+        objectSelector: { matchExpressions: [{ key: 'eks.amazonaws.com/skip-pod-identity-webhook', operator: 'DoesNotExist' }] },
+      },
+    ],
+  };
+}
+
 type Obj = Record<string, unknown>;
 interface EnvVar {
   name: string;

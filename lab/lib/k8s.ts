@@ -31,7 +31,7 @@ import { fileURLToPath } from 'node:url';
 import YAML from 'yaml';
 import type { K8sBins } from './k8s-install.js';
 import type { ServiceSpec } from './service-spec.js';
-import { WEBHOOK_NAME, WEBHOOK_PATH } from './irsa-webhook.js';
+import { WEBHOOK_NAME, WEBHOOK_PATH, webhookRegistration } from './irsa-webhook.js';
 
 export { installK8s, k8sRecipeHash, k8sCacheDir, K8S_VERSION, ETCD_VERSION, KWOK_VERSION, HELM_VERSION, type K8sBins } from './k8s-install.js';
 export type { ServiceSpec } from './service-spec.js';
@@ -385,23 +385,7 @@ export async function afterK8sStart(ctx: K8sContext): Promise<void> {
   const pt = ports(ctx.ports);
   writePrivate(p.kubeconfig, labKubeconfig(ctx));
 
-  await kubeApply(ctx, `/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/${WEBHOOK_NAME}`, {
-    apiVersion: 'admissionregistration.k8s.io/v1',
-    kind: 'MutatingWebhookConfiguration',
-    metadata: { name: WEBHOOK_NAME, labels: { 'vault-irsa-runbook/lab': 'true' } },
-    webhooks: [
-      {
-        name: 'iam-for-pods.amazonaws.com',
-        clientConfig: { url: `https://127.0.0.1:${pt.webhook}${WEBHOOK_PATH}`, caBundle: Buffer.from(readFileSync(p.ca)).toString('base64') },
-        rules: [{ operations: ['CREATE'], apiGroups: [''], apiVersions: ['v1'], resources: ['pods'] }],
-        failurePolicy: 'Ignore',
-        sideEffects: 'None',
-        admissionReviewVersions: ['v1'],
-        timeoutSeconds: 10,
-        objectSelector: { matchExpressions: [{ key: 'eks.amazonaws.com/skip-pod-identity-webhook', operator: 'DoesNotExist' }] },
-      },
-    ],
-  });
+  await kubeApply(ctx, `/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/${WEBHOOK_NAME}`, webhookRegistration(`https://127.0.0.1:${pt.webhook}${WEBHOOK_PATH}`, readFileSync(p.ca)));
 
   await kubeApply(ctx, `/api/v1/nodes/${KWOK_NODE}`, {
     apiVersion: 'v1',

@@ -35,7 +35,7 @@ import { ownedPid, stopService } from './procs.js';
 import { dockerNames, firstLine } from './docker.js';
 import { LabError, UPSTREAM_IMAGES } from './settings.js';
 import { writeSecret } from './aws-setup.js';
-import { WEBHOOK_NAME, WEBHOOK_PATH } from './irsa-webhook.js';
+import { WEBHOOK_NAME, WEBHOOK_PATH, webhookRegistration } from './irsa-webhook.js';
 
 /** What each tool is and where to get it, for the one sentence when it is missing. */
 export const KIND_TOOLS: Record<'kind' | 'kubectl' | 'helm', string> = {
@@ -119,27 +119,7 @@ export function webhookRbac(): string {
 
 /** The MutatingWebhookConfiguration EKS has, pointing at the lab's webhook on the lab network. */
 export function webhookConfiguration(caPem: string): string {
-  return JSON.stringify(
-    {
-      apiVersion: 'admissionregistration.k8s.io/v1',
-      kind: 'MutatingWebhookConfiguration',
-      metadata: { name: WEBHOOK_NAME, labels: { 'vault-irsa-runbook/lab': 'true' } },
-      webhooks: [
-        {
-          name: 'iam-for-pods.amazonaws.com',
-          clientConfig: { url: `https://${WEBHOOK_HOST}:${WEBHOOK_PORT}${WEBHOOK_PATH}`, caBundle: Buffer.from(caPem).toString('base64') },
-          rules: [{ operations: ['CREATE'], apiGroups: [''], apiVersions: ['v1'], resources: ['pods'] }],
-          failurePolicy: 'Ignore',
-          sideEffects: 'None',
-          admissionReviewVersions: ['v1'],
-          timeoutSeconds: 10,
-          objectSelector: { matchExpressions: [{ key: 'eks.amazonaws.com/skip-pod-identity-webhook', operator: 'DoesNotExist' }] },
-        },
-      ],
-    },
-    null,
-    2,
-  ) + '\n';
+  return JSON.stringify(webhookRegistration(`https://${WEBHOOK_HOST}:${WEBHOOK_PORT}${WEBHOOK_PATH}`, caPem), null, 2) + '\n';
 }
 
 /** Pure: the `docker run` argv of the webhook's container (no port published: only the kind node calls it). */

@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { install } from './install.js';
-import { awsSetup, initKey } from './aws-setup.js';
+import { awsSetup, initKey, reuseRunningLab } from './aws-setup.js';
 import { readClusters, SERVICES, K8S_SERVICES, type LabConfig } from './lab.js';
 import { ownedPid, portTaken, startDetached, stopService, waitReady, isReady, readyWhere, type Ready } from './procs.js';
 import { LabError, LAB_ACCOUNT_ID, MOTO_VERSION, VAULT_VERSION, K8S_PORT_VARS, elapsed, type LabSettings } from './settings.js';
@@ -134,11 +134,7 @@ export async function up(st: LabSettings, log: Log): Promise<void> {
   if (aliveServices(dir, wanted).length === wanted.length) {
     const cfg = readConfigIfAny(dir)!;
     log(`up: the lab is already running (${dir})`);
-    if (st.regionFromUser && st.region !== cfg.region)
-      throw new LabError(`the running lab is in region ${cfg.region}, not AWS_REGION=${st.region}: unset AWS_REGION, or run \`make lab-reset\` with AWS_REGION=${st.region}`);
-    const issuer = readClusters(dir)[st.cluster];
-    if (issuer) log(`up: cluster ${st.cluster}: ${issuer}`);
-    else await awsSetup(dir, st.cluster, log);
+    await reuseRunningLab(dir, st, cfg.region, log);
     return;
   }
   if (running.length > 0) {
