@@ -11,7 +11,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFile, execFileSync } from 'node:child_process';
 import { promisify } from 'node:util';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,6 +23,7 @@ import { LabError, UPSTREAM_IMAGES } from '../lab/lib/settings.js';
 import { step as s04 } from '../runbook/04-install-vault.js';
 import { parseConfig } from '../lib/config.js';
 import { run } from './helpers/lab.js';
+import { pathWithout } from './helpers/host.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const base = mkdtempSync(join(tmpdir(), 'lab-kind-'));
@@ -108,14 +109,6 @@ function context(extra: NodeJS.ProcessEnv = {}): KindContext {
     webhookWaitMs: 3000,
   };
 }
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 test('lab/kind.yaml renders with the lab issuer, the pinned node image and the lab CA on the node', () => {
   const text = renderKindConfig(root, 'https://oidc.eks.us-east-1.amazonaws.com/id/ABC', '/tmp/lab/sts-ca.pem');
@@ -267,19 +260,7 @@ test('a missing kind, kubectl or helm is named with how to install it', () => {
 
 test('lab/bin/up in Docker mode with LAB_K8S=1 and no kind on PATH: one sentence, exit 1, nothing started', async () => {
   // A PATH with node and the shell tools, but no kind, kubectl or helm.
-  const noKind = join(base, 'bin-no-kind');
-  mkdirSync(noKind);
-  for (const d of (process.env.PATH ?? '').split(':')) {
-    if (!d || !existsSync(d)) continue;
-    for (const f of readdirSync(d)) {
-      if (['kind', 'kubectl', 'helm'].includes(f) || existsSync(join(noKind, f))) continue;
-      try {
-        if (statSync(join(d, f)).isFile()) symlinkSync(join(d, f), join(noKind, f));
-      } catch {
-        /* dangling */
-      }
-    }
-  }
+  const noKind = pathWithout(join(base, 'bin-no-kind'), ['kind', 'kubectl', 'helm']);
   const labDir = join(base, 'lab-up');
   const err = await promisify(execFile)(join(root, 'lab', 'bin', 'up'), [], {
     env: { ...process.env, PATH: noKind, LAB_MODE: 'docker', LAB_K8S: '1', LAB_DIR: labDir, LAB_MOTO_PORT: '26567', LAB_VAULT_PORT: '30201', LAB_ISSUER_PORT: '30183', LAB_STS_PROXY_PORT: '30184' },

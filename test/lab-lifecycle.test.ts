@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { portTaken } from '../lab/lib/procs.js';
+import { pidAlive } from './helpers/host.js';
 
 const run = promisify(execFile);
 const bin = (name: string) => fileURLToPath(new URL(`../lab/bin/${name}`, import.meta.url));
@@ -59,14 +60,6 @@ delete env.AWS_REGION;
 const lab = (name: string, args: string[] = [], extra: Record<string, string> = {}) =>
   run(bin(name), args, { env: { ...env, ...extra }, timeout: 900_000 });
 const fails = (p: Promise<unknown>) => p.then(() => undefined, (e: { code: number; stderr: string }) => e);
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 const recordedPids = () => readdirSync(join(env.LAB_DIR!, 'pids')).map((f) => (JSON.parse(readFileSync(join(env.LAB_DIR!, 'pids', f), 'utf8')) as { pid: number }).pid);
 
 let pids: number[] = [];
@@ -98,7 +91,7 @@ test('up starts every service in process mode although docker runs, and reports 
   for (const s of ['moto', 'issuer', 'sts-proxy', 'vault']) assert.match(stdout, new RegExp(`^${s}\\s+ready in \\d+\\.\\ds`, 'm'));
   pids = recordedPids();
   assert.is(pids.length, 4);
-  for (const p of pids) assert.ok(alive(p), `pid ${p} alive`);
+  for (const p of pids) assert.ok(pidAlive(p), `pid ${p} alive`);
   const token = readFileSync(join(env.LAB_DIR!, 'secrets', 'root-token'), 'utf8').trim();
   assert.not.ok(stdout.includes(token), 'up never prints the root token');
   assert.is(JSON.parse(readFileSync(join(env.LAB_DIR!, 'lab.json'), 'utf8')).vaultCluster, 'lifecycle-a');
@@ -146,14 +139,14 @@ test('reset gives fresh servers and removes the state dir', async () => {
   assert.match(stdout, /lab ready in/);
   assert.not.ok(existsSync(env.LAB_STATE_DIR!));
   assert.not.ok(existsSync(join(env.LAB_DIR!, 'clusters', 'lifecycle-b.json')), 'added clusters are gone');
-  for (const p of pids) assert.not.ok(alive(p), `old pid ${p} is gone`);
+  for (const p of pids) assert.not.ok(pidAlive(p), `old pid ${p} is gone`);
   pids = recordedPids();
 });
 
 test('down stops every process it started, leaves nothing listening, and is idempotent', async () => {
   const { stdout } = await lab('down');
   assert.is((stdout.match(/stopped /g) ?? []).length, 4);
-  for (const p of pids) assert.not.ok(alive(p), `pid ${p} is gone`);
+  for (const p of pids) assert.not.ok(pidAlive(p), `pid ${p} is gone`);
   for (const p of Object.values(ports)) assert.not.ok(await portTaken(Number(p)), `nothing listens on ${p}`);
   assert.match((await lab('down')).stdout, /nothing was running/);
   const err = await fails(lab('status'));
@@ -166,7 +159,7 @@ test('down leaves alone a pid that no longer runs the lab\'s program', async () 
   writeFileSync(join(env.LAB_DIR!, 'pids', 'moto.pid'), JSON.stringify({ pid: process.pid, command: '/x/moto_server', startedAt: '' }));
   const { stdout } = await lab('down');
   assert.match(stdout, new RegExp(`pid ${process.pid} is no longer moto`));
-  assert.ok(alive(process.pid));
+  assert.ok(pidAlive(process.pid));
 });
 
 test.after(async () => {

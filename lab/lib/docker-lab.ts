@@ -24,15 +24,15 @@
 //
 // Every container and the network carry the label vault-irsa-runbook.lab=<hash of LAB_DIR>
 // (lab/lib/docker.ts); down removes exactly those.
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { awsSetup, initKey, reuseRunningLab } from './aws-setup.js';
-import { readClusters, SERVICES, STS_FRONT_IN_NETWORK, type LabConfig } from './lab.js';
+import { labRecordBase, readClusters, writeFreshLabRecord, SERVICES, STS_FRONT_IN_NETWORK, type LabConfig } from './lab.js';
 import { ownedPid, portTaken, startDetached, stopService, waitReady, isReady } from './procs.js';
 import { containerStates, docker, dockerEngine, dockerNames, dockerOk, dockerServicesFor, ensureImage, removeLabObjects, type DockerService } from './docker.js';
-import { LabError, LAB_ACCOUNT_ID, MOTO_VERSION, VAULT_VERSION, LOCALSTACK_VERSION, UPSTREAM_IMAGES, IMAGE_VARS, elapsed, type AwsEmulator, type LabImage, type LabSettings } from './settings.js';
+import { LabError, MOTO_VERSION, LOCALSTACK_VERSION, UPSTREAM_IMAGES, IMAGE_VARS, elapsed, type AwsEmulator, type LabImage, type LabSettings } from './settings.js';
 import { KIND_DEV_ROOT_TOKEN, redactToken, stsCertificates } from './lifecycle.js';
 
 type Log = (line: string) => void;
@@ -237,25 +237,16 @@ export async function upDocker(st: LabSettings, log: Log, why: string): Promise<
     mkdirSync(join(dir, d), { recursive: true, mode: 0o700 });
     chmodSync(join(dir, d), 0o700);
   }
-  const roleArn = `arn:aws:iam::${LAB_ACCOUNT_ID}:role/${st.vaultServerRoleName}`;
   const record: DockerRecord = { id: n.id, network: n.network, containers: Object.fromEntries(wanted.map((s) => [s, n.container(s)])) as DockerRecord['containers'], images };
   const cfg: LabConfig & { docker: DockerRecord } = {
-    mode: 'docker',
-    region: st.region,
-    accountId: LAB_ACCOUNT_ID,
-    vaultCluster: st.cluster,
-    vaultServerRoleArn: roleArn,
-    vaultVersion: VAULT_VERSION,
-    motoVersion: MOTO_VERSION,
-    ports: st.ports,
+    ...labRecordBase(st, 'docker'),
     docker: record,
     ...(st.awsEmulator === 'localstack' ? { awsEmulator: 'localstack' as const } : {}),
     ...(st.k8s ? { kind: { cluster: n.kindCluster, kubeconfig: join(dir, 'kubeconfig') } } : {}),
   };
   // A fresh start is a new lab for the cluster asked for now (as in process mode).
-  writeFileSync(join(dir, 'lab.json'), JSON.stringify(cfg, null, 2) + '\n');
-  for (const f of readdirSync(join(dir, 'clusters'))) rmSync(join(dir, 'clusters', f), { force: true });
-  for (const f of ['secrets/aws-admin.json', 'scenario.json', 'enforce-vault', 'kubeconfig']) rmSync(join(dir, f), { force: true });
+  writeFreshLabRecord(dir, cfg, ['kubeconfig']);
+  const roleArn = cfg.vaultServerRoleArn;
   const tokenFile = join(dir, 'secrets', 'root-token');
   // kind: Vault is step 04's, in dev mode with the chart's root token; otherwise the lab's own random one.
   if (st.k8s) writeFileSync(tokenFile, KIND_DEV_ROOT_TOKEN + '\n', { mode: 0o600 });

@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { SignJWT, exportJWK, type JWK } from 'jose';
 import { ownedPid, ownedPids } from './procs.js';
 import { containerStates, dockerServicesFor } from './docker.js';
+import { LAB_ACCOUNT_ID, MOTO_VERSION, VAULT_VERSION, type LabSettings } from './settings.js';
 
 /** Where Vault, on the lab's Docker network, reaches the STS front (Docker mode's VAULT_AWS_ENDPOINT_URL). */
 export const STS_FRONT_IN_NETWORK = 'http://sts-proxy:8182';
@@ -319,4 +320,29 @@ export async function withMotoEnforcement<T>(on: boolean, fn: () => Promise<T>, 
   } finally {
     await resetMotoAuth(previous, env);
   }
+}
+
+/** What every lab records, either mode: the cluster and names asked for now, the pinned versions, the ports. */
+export function labRecordBase(st: Pick<LabSettings, 'region' | 'cluster' | 'vaultServerRoleName' | 'ports'>, mode: LabConfig['mode']): LabConfig {
+  return {
+    mode,
+    region: st.region,
+    accountId: LAB_ACCOUNT_ID,
+    vaultCluster: st.cluster,
+    vaultServerRoleArn: `arn:aws:iam::${LAB_ACCOUNT_ID}:role/${st.vaultServerRoleName}`,
+    vaultVersion: VAULT_VERSION,
+    motoVersion: MOTO_VERSION,
+    ports: st.ports,
+  };
+}
+
+/**
+ * A fresh start is a new lab for the cluster asked for now: its record is written, and nothing
+ * of an earlier lab's files may carry that lab's names over (cluster records, admin keys, a
+ * workshop scenario, IAM checks for Vault). `extra`: more files of the old lab to drop.
+ */
+export function writeFreshLabRecord(dir: string, cfg: LabConfig, extra: string[] = []): void {
+  writeFileSync(join(dir, 'lab.json'), JSON.stringify(cfg, null, 2) + '\n');
+  for (const f of readdirSync(join(dir, 'clusters'))) rmSync(join(dir, 'clusters', f), { force: true });
+  for (const f of ['secrets/aws-admin.json', 'scenario.json', 'enforce-vault', ...extra]) rmSync(join(dir, f), { force: true });
 }

@@ -4,14 +4,14 @@
 // LAB_DIR/pids, their logs in LAB_DIR/logs (0700: Vault's dev banner holds the token).
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync, chmodSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync, chmodSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { install } from './install.js';
 import { awsSetup, initKey, reuseRunningLab } from './aws-setup.js';
-import { readClusters, SERVICES, K8S_SERVICES, type LabConfig } from './lab.js';
+import { labRecordBase, readClusters, writeFreshLabRecord, SERVICES, K8S_SERVICES, type LabConfig } from './lab.js';
 import { ownedPid, portTaken, startDetached, stopService, waitReady, isReady, readyWhere, type Ready } from './procs.js';
-import { LabError, LAB_ACCOUNT_ID, MOTO_VERSION, VAULT_VERSION, K8S_PORT_VARS, elapsed, type LabSettings } from './settings.js';
+import { LabError, K8S_PORT_VARS, elapsed, type LabSettings } from './settings.js';
 import { k8sServices, afterK8sStart, k8sPaths, type K8sBins, type K8sContext, type ServiceSpec } from './k8s.js';
 
 type Log = (line: string) => void;
@@ -155,27 +155,14 @@ export async function up(st: LabSettings, log: Log): Promise<void> {
 
   const tUp = performance.now();
   log(`up: process mode (${choice.why})`);
-  // A fresh start is a new lab for the cluster asked for now: servers keep no
-  // state, so nothing from an earlier lab's files may carry its names over.
-  const roleArn = `arn:aws:iam::${LAB_ACCOUNT_ID}:role/${st.vaultServerRoleName}`;
+  // Servers keep no state: a fresh start is a new lab for the cluster asked for now.
   const cfg: LabConfig = {
-    mode: 'process',
-    region: st.region,
-    accountId: LAB_ACCOUNT_ID,
-    vaultCluster: st.cluster,
-    vaultServerRoleArn: roleArn,
-    vaultVersion: VAULT_VERSION,
-    motoVersion: MOTO_VERSION,
+    ...labRecordBase(st, 'process'),
     vaultBin: tools.vault,
-    ports: st.ports,
     ...(tools.k8s ? { k8s: { ports: st.k8sPorts, cluster: st.cluster, kubeconfig: join(dir, 'kubeconfig'), bins: { ...tools.k8s } } } : {}),
   };
-  writeFileSync(join(dir, 'lab.json'), JSON.stringify(cfg, null, 2) + '\n');
-  for (const f of readdirSync(join(dir, 'clusters'))) rmSync(join(dir, 'clusters', f), { force: true });
-  rmSync(join(dir, 'secrets', 'aws-admin.json'), { force: true });
-  // Fresh servers are not broken: no workshop scenario, no IAM checks for Vault (lab/lib/scenarios.ts).
-  rmSync(join(dir, 'scenario.json'), { force: true });
-  rmSync(join(dir, 'enforce-vault'), { force: true });
+  writeFreshLabRecord(dir, cfg);
+  const roleArn = cfg.vaultServerRoleArn;
   // Kubernetes objects (Helm releases too) belong to the lab they were made in: its
   // Vault kept nothing, so neither does etcd. The lab's CA and admin token stay.
   rmSync(k8sPaths(dir).etcdData, { recursive: true, force: true });

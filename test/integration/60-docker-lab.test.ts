@@ -8,13 +8,14 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFile, execFileSync } from 'node:child_process';
 import { promisify } from 'node:util';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { dockerEngine, dockerNames, LAB_LABEL } from '../../lab/lib/docker.js';
 import { localImageTags } from '../../lab/lib/images.js';
 import { labCacheDir } from '../../lab/lib/settings.js';
+import { pidAlive, pathWithout } from '../helpers/host.js';
 
 const run = promisify(execFile);
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -44,14 +45,6 @@ function labObjects(): string[] {
   const nets = execFileSync('docker', ['network', 'ls', '--filter', `label=${names.label}`, '--format', '{{.Name}}'], { encoding: 'utf8' });
   return [...ps.split('\n'), ...nets.split('\n')].map((s) => s.trim()).filter(Boolean);
 }
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 const engine = await dockerEngine();
 if (!engine.ok) {
@@ -78,7 +71,7 @@ dtest('LAB_MODE=docker make lab: containers up, every step 01-12 and verify pass
   const token = readFileSync(join(env.LAB_DIR!, 'secrets', 'root-token'), 'utf8').trim();
   assert.not.ok(out.includes(token), 'the root token is never printed by make lab');
   issuerPid = (JSON.parse(readFileSync(join(env.LAB_DIR!, 'pids', 'issuer.pid'), 'utf8')) as { pid: number }).pid;
-  assert.ok(alive(issuerPid));
+  assert.ok(pidAlive(issuerPid));
 });
 
 dtest('the containers are the lab\'s: labelled, on its network, published on 127.0.0.1 only', async () => {
@@ -121,7 +114,7 @@ dtest('make lab-down removes exactly the lab\'s containers and network; the imag
   const { stdout } = await make('lab-down');
   for (const o of [names.container('vault'), names.container('sts-proxy'), names.container('moto'), names.network]) assert.match(stdout, new RegExp(`^down: removed ${o}$`, 'm'));
   assert.equal(labObjects(), [], 'no container or network of the lab is left');
-  assert.not.ok(alive(issuerPid), 'the issuer process is gone');
+  assert.not.ok(pidAlive(issuerPid), 'the issuer process is gone');
   assert.is(execFileSync('docker', ['images', '-q', '--filter', 'reference=vault-irsa-runbook-lab/*'], { encoding: 'utf8' }).trim(), images, 'images stay (README: cached)');
   assert.match((await make('lab-down')).stdout, /nothing was running/);
 });
@@ -129,19 +122,7 @@ dtest('make lab-down removes exactly the lab\'s containers and network; the imag
 dtest('LAB_MODE unset on a machine without go or vault, Docker running: up picks Docker mode and says why in one line', async () => {
   const tags = await localImageTags(root, labCacheDir(env), () => undefined);
   // The user's PATH less go and vault: the process lab could not build its Vault here.
-  const bin = join(base, 'bin-no-go');
-  mkdirSync(bin);
-  for (const d of (process.env.PATH ?? '').split(':')) {
-    if (!d || !existsSync(d)) continue;
-    for (const f of readdirSync(d)) {
-      if (['go', 'gofmt', 'vault'].includes(f) || existsSync(join(bin, f))) continue;
-      try {
-        if (statSync(join(d, f)).isFile()) symlinkSync(join(d, f), join(bin, f));
-      } catch {
-        /* dangling */
-      }
-    }
-  }
+  const bin = pathWithout(join(base, 'bin-no-go'), ['go', 'gofmt', 'vault']);
   const noGo = { PATH: bin, LAB_MODE: '', LAB_IMAGES: '', LAB_MOTO_IMAGE: tags.moto, LAB_VAULT_IMAGE: tags.vault, LAB_NODE_IMAGE: tags.node };
   const { stdout } = await lab('up', noGo);
   const modeLines = stdout.split('\n').filter((l) => /^up: (docker|process) mode/.test(l));
