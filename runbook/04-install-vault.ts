@@ -42,7 +42,15 @@ export function installCommands(config: Config, roleArn: string | undefined, opt
     raw(`# WARNING: ${DEV_MODE_WARNING}`),
     ...(repo ? [cmd('helm', 'repo', 'add', repo.name, repo.url), cmd('helm', 'repo', 'update')] : []),
     helm,
-    cmd('kubectl', 'wait', '--for=condition=Ready', `pod/${VAULT_POD}`, '-n', config.vaultK8sNamespace, '--timeout=300s'),
+    // helm returns before the StatefulSet has made vault-0 (the chart's OnDelete strategy is not
+    // waited for), and `kubectl wait` on a pod that does not exist yet fails at once: wait for
+    // the pod to exist (2 min at most), then for it to be Ready.
+    raw(
+      [
+        `for i in $(seq 60); do ${cmd('kubectl', 'get', `pod/${VAULT_POD}`, '-n', config.vaultK8sNamespace)} >/dev/null 2>&1 && break; sleep 2; done`,
+        cmd('kubectl', 'wait', '--for=condition=Ready', `pod/${VAULT_POD}`, '-n', config.vaultK8sNamespace, '--timeout=300s'),
+      ].join('\n'),
+    ),
     vaultCli(config.vaultK8sNamespace, 'status'),
   ];
 }

@@ -95,6 +95,10 @@ test('install commands: dev mode, no injector, the Vault server role annotation,
   assert.ok(helm.includes('--set "server.serviceAccount.annotations.eks\\.amazonaws\\.com/role-arn=${VAULT_SERVER_ROLE_ARN}"'));
   assert.not.ok(installCommands(config, undefined).some((l) => l.includes('role-arn')));
   assert.ok(c.includes('kubectl exec -n vault vault-0 -- vault status'));
+  // vault-0 may not exist yet when helm returns: the wait first waits for it to exist.
+  const wait = c.find((l) => l.includes('kubectl wait'))!;
+  assert.match(wait, /^for i in \$\(seq 60\); do kubectl get pod\/vault-0 -n vault >\/dev\/null 2>&1 && break; sleep 2; done\nkubectl wait --for=condition=Ready pod\/vault-0 -n vault --timeout=300s$/);
+  assert.ok(c.indexOf(helm) < c.indexOf(wait));
 });
 
 test('VAULT_SERVICE_ACCOUNT goes into the Vault chart values as server.serviceAccount.name', () => {
