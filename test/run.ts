@@ -28,6 +28,7 @@ let failed = 0;
 let skipped = 0;
 const failures: string[] = [];
 const details: string[] = [];
+const durations: [string, number][] = [];
 
 // CI keeps only the end of the log: the failures are repeated, short, just
 // above the summary line. Each uvu FAIL block without its node_modules frames.
@@ -52,9 +53,11 @@ if (!only.length) {
 for (const file of selected) {
   const rel = path.relative(root, file);
   process.stdout.write(`\n# ${rel}\n`);
+  const t0 = Date.now();
   const res = spawnSync(process.execPath, ['--import', 'tsx', '--import', './test/helpers/loud-hooks.ts', file], { cwd: root, encoding: 'utf8', env: { ...process.env, FORCE_COLOR: '0' }, maxBuffer: 64 * 1024 * 1024 });
   const out = `${res.stdout ?? ''}${res.stderr ?? ''}`;
   process.stdout.write(out);
+  durations.push([rel, (Date.now() - t0) / 1000]);
   const total = Number(/Total:\s+(\d+)/.exec(out)?.[1] ?? NaN);
   const ok = Number(/Passed:\s+(\d+)/.exec(out)?.[1] ?? NaN);
   const skip = Number(/Skipped:\s+(\d+)/.exec(out)?.[1] ?? 0);
@@ -76,6 +79,9 @@ for (const file of selected) {
   }
 }
 
+// The slowest files, so a slow test is seen where it is added.
+const slow = [...durations].sort((a, b) => b[1] - a[1]).slice(0, 8);
+if (slow.length > 1) process.stdout.write(`\n# slowest files\n${slow.map(([f, s]) => `${s.toFixed(1).padStart(6)} s  ${f}`).join('\n')}\n`);
 if (details.length) process.stdout.write(`\n# failures again, in short\n${details.join('\n\n')}\n`);
 if (failures.length) process.stdout.write(`\nfailed: ${failures.join(', ')}\n`);
 // The last line is exactly `N passed, N failed` (what CI reads); skips are said just above it.
