@@ -4,14 +4,22 @@
 // by make whenever a source is newer than dist/.built (see the Makefile: BUILD_INPUTS).
 //
 // Why a bundle and not tsx: tsx compiles every TypeScript file at each start, and Node
-// resolves and reads hundreds of files for zx, the AWS SDK and node-vault. One bundle per
-// script, split into shared chunks, loads in a fraction of that; a dependency behind a
-// dynamic `import()` becomes its own chunk, loaded only by the step that calls it.
+// resolves and reads hundreds of files for zx, the AWS SDK and node-vault.
+//
+// Two bundles:
+// - the runbook scripts (runbook/*.ts): ONE CommonJS file, dist/runbook/runbook.cjs, holding
+//   every script; dist/runbook/<script>.js is a stub that runs its script from it through
+//   V8's code cache (lib/code-cache.ts), so a process reads back compiled code instead of
+//   compiling the AWS SDK and node-vault again. A dependency behind a dynamic `import()`
+//   is still evaluated only when a step calls it. CommonJS because Node 20 can cache
+//   compiled code only for vm.Script; so no runbook script uses top-level await.
+// - the lab's command line (lab/lib/cli.ts): ES modules split into shared chunks, as it
+//   resolves tsx and runs esbuild at lab-up.
 //
 // Two things differ in a bundle and are put back here, so the sources need not care:
-// - `import.meta.url` is the chunk's URL; every source file gets its own source URL instead
+// - `import.meta.url` is the bundle's URL; every source file gets its own source URL instead
 //   (the lab finds the repository, its bin/ and its install recipe from it).
-// - there is no runbook/ directory of .ts files to read: each entry registers the step
+// - there is no runbook/ directory of .ts files to read: the entry registers the step
 //   modules (lib/steps.ts) and says which source file is the script run (lib/main.ts isMain).
 //
 // `tsc --noEmit` stays the type checker: esbuild only strips types.
@@ -27,72 +35,117 @@ const REGISTRY = 'vault-irsa-runbook.compiled';
 
 const runbook = fs.readdirSync(path.join(root, 'runbook')).filter((f) => f.endsWith('.ts')).sort();
 const steps = runbook.filter((f) => /^\d\d-[a-z0-9-]+\.ts$/.test(f));
-// Every runbook script, and the lab's command line.
-const scripts = [...runbook.map((f) => `runbook/${f}`), 'lab/lib/cli.ts'];
-const outName = (src) => (src === 'lab/lib/cli.ts' ? 'lab/cli' : src.replace(/\.ts$/, ''));
+const scripts = runbook.map((f) => `runbook/${f}`);
 
 // Every output file is one folder deep in dist/ (runbook/, lab/, chunks/): from any of them,
 // ../../ is the repository, wherever it is checked out or moved to.
-const srcUrl = (rel) => `new URL(${JSON.stringify(`../../${rel.split(path.sep).join('/')}`)}, import.meta.url).href`;
-const registry = (script) =>
-  [
-    `globalThis[Symbol.for(${JSON.stringify(REGISTRY)})] = {`,
-    `  main: ${srcUrl(script)},`,
-    `  steps: {`,
-    ...steps.map((f) => `    ${JSON.stringify(f)}: () => import(${JSON.stringify(`./runbook/${f}`)}),`),
-    `  },`,
-    `};`,
-  ].join('\n');
+const rel = (p) => `../../${p.split(path.sep).join('/')}`;
+const esmUrl = (p) => `new URL(${JSON.stringify(rel(p))}, import.meta.url).href`;
+const cjsUrl = (p) => `require("node:url").pathToFileURL(require("node:path").join(__dirname, ${JSON.stringify(rel(p))})).href`;
+const stepImports = steps.map((f) => `    ${JSON.stringify(f)}: () => import(${JSON.stringify(`./runbook/${f}`)}),`);
+const registryOf = (main) => [`globalThis[Symbol.for(${JSON.stringify(REGISTRY)})] = {`, `  main: ${main},`, `  steps: {`, ...stepImports, `  },`, `};`].join('\n');
 
-const plugin = {
+// The runbook bundle's entry: run(script) registers the script and the steps, then imports
+// the script, so that everything it loads runs after the registry is in place.
+const runbookEntry = [
+  `const scripts = {`,
+  ...scripts.map((s) => `  ${JSON.stringify(s)}: () => import(${JSON.stringify(`./${s}`)}),`),
+  `};`,
+  `exports.run = (script) => {`,
+  `  if (!scripts[script]) throw new Error(\`dist/runbook/runbook.cjs has no script \${script}: run make build\`);`,
+  `  ${registryOf('require("node:url").pathToFileURL(require("node:path").join(__dirname, "../..", script)).href')}`,
+  `  return scripts[script]();`,
+  `};`,
+].join('\n');
+// The lab's entry: the registry, then the script through import().
+const labEntry = `${registryOf(esmUrl('lab/lib/cli.ts'))}\nawait import("./lab/lib/cli.ts");\n`;
+
+// Node 20 loses a vm.Script's dynamic import() callback when the script comes from the code
+// cache ("A dynamic import callback was not specified"), so the runbook bundle may hold no
+// import(). Those left after bundling are of Node's own modules (the AWS SDK's
+// `await import("node:http")`): they become require(), with the namespace's \`default\`.
+const builtinImport = /\bimport\((["'])(node:[a-z_/]+)\1\)/g;
+const requireBuiltins = {
+  name: 'require-builtins',
+  setup(b) {
+    b.onLoad({ filter: /[\\/]node_modules[\\/].*\.(m?js|cjs)$/ }, async (a) => {
+      const text = await fs.promises.readFile(a.path, 'utf8');
+      if (!builtinImport.test(text)) return undefined;
+      builtinImport.lastIndex = 0;
+      return { contents: text.replace(builtinImport, (_, __, mod) => `Promise.resolve().then(() => { const m = require(${JSON.stringify(mod)}); return { ...m, default: m }; })`), loader: 'js', resolveDir: path.dirname(a.path) };
+    });
+  },
+};
+
+const plugin = (url) => ({
   name: 'vault-irsa-runbook',
   setup(b) {
     b.onResolve({ filter: /^entry:/ }, (a) => ({ path: a.path.slice('entry:'.length), namespace: 'entry' }));
-    // The entry: the registry, then the script through import(), so that everything the
-    // script loads runs after the registry is in place (static imports would run first).
-    b.onLoad({ filter: /.*/, namespace: 'entry' }, (a) => ({
-      contents: `${registry(a.path)}\nawait import(${JSON.stringify(`./${a.path}`)});\n`,
-      resolveDir: root,
-      loader: 'js',
-    }));
+    b.onLoad({ filter: /.*/, namespace: 'entry' }, (a) => ({ contents: a.path === 'runbook' ? runbookEntry : labEntry, resolveDir: root, loader: 'js' }));
     // Each source file keeps its own import.meta.url.
     b.onLoad({ filter: /\.ts$/ }, async (a) => {
       if (a.path.includes(`${path.sep}node_modules${path.sep}`)) return undefined;
       const text = await fs.promises.readFile(a.path, 'utf8');
-      return { contents: text.replace(/\bimport\.meta\.url\b/g, `(${srcUrl(path.relative(root, a.path))})`), loader: 'ts' };
+      return { contents: text.replace(/\bimport\.meta\.url\b/g, `(${url(path.relative(root, a.path))})`), loader: 'ts' };
     });
   },
+});
+
+const common = {
+  absWorkingDir: root,
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  // ES module builds of the dependencies (the AWS SDK's dist-es): they tree-shake.
+  mainFields: ['module', 'main'],
+  minifyWhitespace: true,
+  minifySyntax: true,
+  keepNames: false,
+  sourcemap: 'linked',
+  legalComments: 'none',
+  metafile: true,
+  logLevel: 'warning',
 };
 
 // The stamp make and lab/lib/node-run compare the sources with carries the time the build
 // started: a source saved while it ran is newer, and the next run rebuilds.
 const started = new Date();
 fs.rmSync(tmp, { recursive: true, force: true });
-const result = await esbuild.build({
-  absWorkingDir: root,
-  entryPoints: scripts.map((s) => ({ in: `entry:${s}`, out: outName(s) })),
+const runbookBuild = await esbuild.build({
+  ...common,
+  entryPoints: [{ in: 'entry:runbook', out: 'runbook/runbook' }],
+  outExtension: { '.js': '.cjs' },
   outdir: tmp,
-  bundle: true,
+  format: 'cjs',
+  plugins: [plugin(cjsUrl), requireBuiltins],
+});
+// The loader (lib/code-cache.ts), and one stub per script: what make and the lab run.
+const loaderBuild = await esbuild.build({
+  ...common,
+  sourcemap: false,
+  entryPoints: [{ in: 'lib/code-cache.ts', out: 'runbook/load' }],
+  outExtension: { '.js': '.cjs' },
+  outdir: tmp,
+  format: 'cjs',
+});
+fs.writeFileSync(path.join(tmp, 'runbook', 'package.json'), '{ "type": "commonjs" }\n');
+for (const s of scripts) {
+  fs.writeFileSync(path.join(tmp, `${s.replace(/\.ts$/, '.js')}`), `// ${s}, from runbook.cjs through the code cache (lib/code-cache.ts).\nrequire('./load.cjs').run(__dirname, ${JSON.stringify(s)});\n`);
+}
+const labBuild = await esbuild.build({
+  ...common,
+  entryPoints: [{ in: 'entry:lab', out: 'lab/cli' }],
+  outdir: tmp,
   splitting: true,
   format: 'esm',
-  platform: 'node',
-  target: 'node20',
-  // ES module builds of the dependencies (the AWS SDK's dist-es): they tree-shake.
-  mainFields: ['module', 'main'],
   // Docker mode bundles the lab's STS front for its container at lab-up (lab/lib/docker-lab.ts).
   external: ['esbuild'],
   chunkNames: 'chunks/[name]-[hash]',
-  minifyWhitespace: true,
-  minifySyntax: true,
-  keepNames: false,
-  sourcemap: 'linked',
-  legalComments: 'none',
   // CommonJS dependencies (node-vault's) call require() for Node's own modules.
   banner: { js: "import{createRequire as __virCreateRequire}from'node:module';const require=__virCreateRequire(import.meta.url);" },
-  plugins: [plugin],
-  metafile: true,
-  logLevel: 'warning',
+  plugins: [plugin(esmUrl)],
 });
+const result = { metafile: { inputs: { ...runbookBuild.metafile.inputs, ...labBuild.metafile.inputs }, outputs: { ...runbookBuild.metafile.outputs, ...loaderBuild.metafile.outputs, ...labBuild.metafile.outputs } } };
 
 for (const file of Object.keys(result.metafile.outputs)) {
   if (path.relative(tmp, path.resolve(root, file)).split(path.sep).length !== 2) throw new Error(`build.mjs: ${file} is not one folder deep in dist/`);

@@ -144,4 +144,4 @@ export const step = defineStep({
   teardownReference: (v) => [awsCli(v.config, 'iam', 'delete-open-id-connect-provider', '--open-id-connect-provider-arn', v.providerArn)],
 });
 
-if (isMain(import.meta.url)) await main([step]);
+if (isMain(import.meta.url)) void main([step]);

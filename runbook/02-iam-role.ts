@@ -55,4 +55,4 @@ export const step = defineStep({
   teardownReference: (v) => [awsCli(v.config, 'iam', 'delete-role', '--role-name', v.config.roleName)],
 });
 
-if (isMain(import.meta.url)) await main([step]);
+if (isMain(import.meta.url)) void main([step]);

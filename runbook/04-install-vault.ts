@@ -248,4 +248,4 @@ export const step = defineStep({
   teardownReference: (v) => [cmd('helm', 'uninstall', VAULT_RELEASE, '-n', v.config.vaultK8sNamespace)],
 });
 
-if (isMain(import.meta.url)) await main([step]);
+if (isMain(import.meta.url)) void main([step]);

@@ -69,4 +69,4 @@ export const step = defineStep({
   teardownReference: (v) => [vaultCli(v.config.vaultK8sNamespace, 'auth', 'disable', `${v.config.authMount}/`)],
 });
 
-if (isMain(import.meta.url)) await main([step]);
+if (isMain(import.meta.url)) void main([step]);

@@ -91,4 +91,4 @@ export const step = defineStep({
   teardownReference: (v) => [vaultCli(v.config.vaultK8sNamespace, 'secrets', 'disable', `${v.config.kvMount}/`)],
 });
 
-if (isMain(import.meta.url)) await main([step]);
+if (isMain(import.meta.url)) void main([step]);

@@ -80,4 +80,4 @@ export const step = defineStep({
   teardownReference: (v) => [vaultCli(v.config.vaultK8sNamespace, 'policy', 'delete', v.config.vaultPolicyName)],
 });
 
-if (isMain(import.meta.url)) await main([step]);
+if (isMain(import.meta.url)) void main([step]);

@@ -80,4 +80,4 @@ export const step = defineStep({
   teardownReference: (v) => [vaultCli(v.config.vaultK8sNamespace, 'delete', `auth/${v.config.authMount}/config/client`)],
 });
 
-if (isMain(import.meta.url)) await main([step]);
+if (isMain(import.meta.url)) void main([step]);

@@ -149,4 +149,4 @@ export const step = defineStep({
   teardownReference: (v) => [roleDeleteCommand(v.config)],
 });
 
-if (isMain(import.meta.url)) await main([step]);
+if (isMain(import.meta.url)) void main([step]);

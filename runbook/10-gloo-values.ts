@@ -124,4 +124,4 @@ export const step = defineStep({
   teardownReference: (v) => [cmd('rm', '-f', v.config.valuesFile)],
 });
 
-if (isMain(import.meta.url)) await main([step]);
+if (isMain(import.meta.url)) void main([step]);

@@ -227,4 +227,4 @@ export const step = defineStep({
   teardownReference: (v) => [cmd('helm', 'uninstall', GLOO_RELEASE, '-n', v.config.namespace)],
 });
 
-if (isMain(import.meta.url)) await main([step]);
+if (isMain(import.meta.url)) void main([step]);

@@ -88,4 +88,4 @@ export const step = defineStep({
   },
 });
 
-if (isMain(import.meta.url)) await main([step]);
+if (isMain(import.meta.url)) void main([step]);

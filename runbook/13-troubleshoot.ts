@@ -339,4 +339,4 @@ export const step = defineStep({
   teardownReference: (v) => [awsCli(v.config, 'iam', 'delete-role-policy', '--role-name', '${VAULT_SERVER_IDENTITY_ROLE}', '--policy-name', GETROLE_FIX_POLICY)],
 });
 
-if (isMain(import.meta.url)) await main([step]);
+if (isMain(import.meta.url)) void main([step]);

@@ -3,4 +3,5 @@
 import { loadSteps } from '../lib/steps.js';
 import { main } from '../lib/run.js';
 
-await main(await loadSteps({ to: 12 }));
+// No top-level await: the bundle is CommonJS (build.mjs), loaded through the code cache.
+void loadSteps({ to: 12 }).then((steps) => main(steps));

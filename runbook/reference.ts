@@ -7,4 +7,5 @@ import { renderReference } from '../lib/reference.js';
 import { readDotEnv } from '../lib/config.js';
 
 const fromEnv = process.argv.includes('--env');
-process.stdout.write(renderReference(await loadSteps(), fromEnv ? { ...readDotEnv(), ...process.env } : undefined));
+// No top-level await: the bundle is CommonJS (build.mjs).
+void loadSteps().then((steps) => process.stdout.write(renderReference(steps, fromEnv ? { ...readDotEnv(), ...process.env } : undefined)));

@@ -6,6 +6,6 @@ import { loadSteps, teardownSteps as fromSteps } from '../lib/steps.js';
 import { main } from '../lib/run.js';
 import { isMain } from '../lib/main.js';
 
-export const teardownSteps = fromSteps(await loadSteps());
-
-if (isMain(import.meta.url)) await main(teardownSteps);
+// No top-level await: the bundle is CommonJS (build.mjs). Tests build the same list from
+// lib/steps.ts (teardownSteps(await loadSteps())).
+if (isMain(import.meta.url)) void loadSteps().then((steps) => main(fromSteps(steps)));

@@ -9,7 +9,7 @@ import { step as s02 } from '../../runbook/02-iam-role.js';
 import { step as s03 } from '../../runbook/03-iam-policy.js';
 import { step as s10 } from '../../runbook/10-gloo-values.js';
 import { step as s11 } from '../../runbook/11-install-gloo.js';
-import { teardownSteps } from '../../runbook/teardown.js';
+import { teardownSteps } from '../helpers/teardown.js';
 import { run } from '../helpers/lab.js';
 import { State } from '../../lib/state.js';
 import { glooValues, glooValuesInput, parseValues } from '../../lib/gloo-values.js';

@@ -7,7 +7,7 @@ import * as assert from 'uvu/assert';
 import { CreateRoleCommand, DeleteRoleCommand } from '@aws-sdk/client-iam';
 import { loadSteps } from '../../lib/steps.js';
 import { step as s12, verifyChain, type Link } from '../../runbook/12-verify.js';
-import { teardownSteps } from '../../runbook/teardown.js';
+import { teardownSteps } from '../helpers/teardown.js';
 import { lab, run } from '../helpers/lab.js';
 import { makeCtx } from '../../lib/run.js';
 import { State } from '../../lib/state.js';

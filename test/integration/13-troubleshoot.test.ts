@@ -11,7 +11,7 @@ import { loadSteps } from '../../lib/steps.js';
 import { step as s09 } from '../../runbook/09-vault-role.js';
 import { step as s12 } from '../../runbook/12-verify.js';
 import { step as s13, GETROLE_FIX_POLICY } from '../../runbook/13-troubleshoot.js';
-import { teardownSteps } from '../../runbook/teardown.js';
+import { teardownSteps } from '../helpers/teardown.js';
 import { lab, run } from '../helpers/lab.js';
 import { withMotoEnforcement } from '../../lab/lib/lab.js';
 import { State, resourceId } from '../../lib/state.js';

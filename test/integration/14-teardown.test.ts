@@ -8,7 +8,7 @@ import * as assert from 'uvu/assert';
 import fs from 'node:fs';
 import { GetRoleCommand, ListOpenIDConnectProvidersCommand, ListPoliciesCommand, ListRolesCommand } from '@aws-sdk/client-iam';
 import { loadSteps } from '../../lib/steps.js';
-import { teardownSteps } from '../../runbook/teardown.js';
+import { teardownSteps } from '../helpers/teardown.js';
 import { lab, mutating, run } from '../helpers/lab.js';
 import { State, resourceId } from '../../lib/state.js';
 import { ConfirmationError } from '../../lib/errors.js';

@@ -8,7 +8,7 @@ import * as assert from 'uvu/assert';
 import fs from 'node:fs';
 import { GetPolicyCommand, GetRoleCommand, GetRolePolicyCommand, GetOpenIDConnectProviderCommand } from '@aws-sdk/client-iam';
 import { loadSteps } from '../../lib/steps.js';
-import { teardownSteps } from '../../runbook/teardown.js';
+import { teardownSteps } from '../helpers/teardown.js';
 import { run } from '../helpers/lab.js';
 import { State, resourceId, type Created } from '../../lib/state.js';
 import { iamClient, setup, vapi, type TestSetup } from './10-13-setup.js';

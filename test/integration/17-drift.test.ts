@@ -20,7 +20,7 @@ import {
   UpdateAssumeRolePolicyCommand,
 } from '@aws-sdk/client-iam';
 import { loadSteps } from '../../lib/steps.js';
-import { teardownSteps } from '../../runbook/teardown.js';
+import { teardownSteps } from '../helpers/teardown.js';
 import { step as s13 } from '../../runbook/13-troubleshoot.js';
 import { run, type Run } from '../helpers/lab.js';
 import { State } from '../../lib/state.js';

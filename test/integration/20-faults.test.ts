@@ -17,7 +17,7 @@ import {
   ListRolesCommand,
 } from '@aws-sdk/client-iam';
 import { loadSteps } from '../../lib/steps.js';
-import { teardownSteps } from '../../runbook/teardown.js';
+import { teardownSteps } from '../helpers/teardown.js';
 import { step as s01 } from '../../runbook/01-cluster-oidc.js';
 import { step as s02 } from '../../runbook/02-iam-role.js';
 import { step as s03 } from '../../runbook/03-iam-policy.js';

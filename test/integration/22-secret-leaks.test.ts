@@ -16,7 +16,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { lab, run } from '../helpers/lab.js';
 import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.js';
-import { teardownSteps } from '../../runbook/teardown.js';
+import { teardownSteps } from '../helpers/teardown.js';
 import { scriptEnv, setup, type TestSetup } from './10-13-setup.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');

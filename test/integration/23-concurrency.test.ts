@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { ListAttachedRolePoliciesCommand, ListPoliciesCommand, ListPolicyVersionsCommand, ListRolesCommand } from '@aws-sdk/client-iam';
 import { lab, run } from '../helpers/lab.js';
 import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.js';
-import { teardownSteps } from '../../runbook/teardown.js';
+import { teardownSteps } from '../helpers/teardown.js';
 import { State, resourceId } from '../../lib/state.js';
 import { iamClient, scriptEnv, setup, vapi, type TestSetup } from './10-13-setup.js';
 

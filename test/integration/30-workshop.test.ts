@@ -18,7 +18,7 @@ import { step as s12 } from '../../runbook/12-verify.js';
 import { diagnose, step as s13 } from '../../runbook/13-troubleshoot.js';
 import { makeCtx } from '../../lib/run.js';
 import { State } from '../../lib/state.js';
-import { teardownSteps } from '../../runbook/teardown.js';
+import { teardownSteps } from '../helpers/teardown.js';
 import { readLabConfig, setMotoEnforcement, setVaultEnforcement } from '../../lab/lib/lab.js';
 import { BUILTIN_SCENARIOS_DIR, breakLab, loadScenarios, resolveScenario, runAnswer, scenarioVars, type Scenario } from '../../lab/lib/scenarios.js';
 import { lab, run } from '../helpers/lab.js';

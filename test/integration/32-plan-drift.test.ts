@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { loadSteps } from '../../lib/steps.js';
 import { driftOf } from '../../lib/run.js';
 import { ExitCode } from '../../lib/errors.js';
-import { teardownSteps } from '../../runbook/teardown.js';
+import { teardownSteps } from '../helpers/teardown.js';
 import { lab, run } from '../helpers/lab.js';
 import { scriptEnv, setup, vapi, type TestSetup } from './10-13-setup.js';
 

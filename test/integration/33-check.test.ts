@@ -21,7 +21,7 @@ import {
   ListPolicyVersionsCommand,
 } from '@aws-sdk/client-iam';
 import { loadSteps } from '../../lib/steps.js';
-import { teardownSteps } from '../../runbook/teardown.js';
+import { teardownSteps } from '../helpers/teardown.js';
 import { policyArn, serialize, vaultAuthPolicy } from '../../lib/iam-documents.js';
 import { State } from '../../lib/state.js';
 import { lab, labEnvVars, run, tmpDir } from '../helpers/lab.js';

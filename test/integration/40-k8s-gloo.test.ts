@@ -9,7 +9,7 @@ import { step as s02 } from '../../runbook/02-iam-role.js';
 import { step as s03 } from '../../runbook/03-iam-policy.js';
 import { step as s10 } from '../../runbook/10-gloo-values.js';
 import { step as s11 } from '../../runbook/11-install-gloo.js';
-import { teardownSteps } from '../../runbook/teardown.js';
+import { teardownSteps } from '../helpers/teardown.js';
 import { readLabConfig } from '../../lab/lib/lab.js';
 import { kubectl } from '../../lib/kube.js';
 import { helmRelease } from '../../lib/helm.js';

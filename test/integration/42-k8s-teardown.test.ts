@@ -11,7 +11,7 @@ import { step as s03 } from '../../runbook/03-iam-policy.js';
 import { step as s04 } from '../../runbook/04-install-vault.js';
 import { step as s10 } from '../../runbook/10-gloo-values.js';
 import { step as s11 } from '../../runbook/11-install-gloo.js';
-import { teardownSteps } from '../../runbook/teardown.js';
+import { teardownSteps } from '../helpers/teardown.js';
 import { readLabConfig } from '../../lab/lib/lab.js';
 import { helmRelease } from '../../lib/helm.js';
 import { run } from '../helpers/lab.js';

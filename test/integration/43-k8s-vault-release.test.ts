@@ -15,7 +15,7 @@ import { step as s01 } from '../../runbook/01-cluster-oidc.js';
 import { step as s02 } from '../../runbook/02-iam-role.js';
 import { step as s03 } from '../../runbook/03-iam-policy.js';
 import { step as s04 } from '../../runbook/04-install-vault.js';
-import { teardownSteps } from '../../runbook/teardown.js';
+import { teardownSteps } from '../helpers/teardown.js';
 import { readLabConfig } from '../../lab/lib/lab.js';
 import { helmRelease, helmValues } from '../../lib/helm.js';
 import { ConfirmationError } from '../../lib/errors.js';

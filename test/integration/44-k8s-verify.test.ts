@@ -19,7 +19,7 @@ import { $ } from 'zx';
 import { loadSteps } from '../../lib/steps.js';
 import { step as s11 } from '../../runbook/11-install-gloo.js';
 import { step as s12 } from '../../runbook/12-verify.js';
-import { teardownSteps } from '../../runbook/teardown.js';
+import { teardownSteps } from '../helpers/teardown.js';
 import { readLabConfig } from '../../lab/lib/lab.js';
 import { VerificationError } from '../../lib/errors.js';
 import { helmRelease } from '../../lib/helm.js';

@@ -1,0 +1,72 @@
+// lib/code-cache.ts: the runbook scripts in dist/ start through V8's code cache. The cache
+// is an optimisation only: a run without it, with a corrupt one or with a dist/ it cannot
+// write to prints the same as a run with it.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { cacheFileFor, decodeCache, encodeCache, shouldWrite, writeCache } from '../lib/code-cache.js';
+
+const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
+const bundle = path.join(root, 'dist', 'runbook', 'runbook.cjs');
+const cache = cacheFileFor(bundle);
+
+test('a cache file keeps the bytecode figure and V8 data; anything else is no cache', () => {
+  const data = Buffer.from('v8 cached data');
+  const back = decodeCache(encodeCache({ bytecode: 123456, data }));
+  assert.equal(back?.bytecode, 123456);
+  assert.equal(back?.data.toString(), 'v8 cached data');
+  assert.is(decodeCache(undefined), undefined);
+  assert.is(decodeCache(Buffer.from('short')), undefined);
+});
+
+test('the cache is written when missing or rejected, and again only when a run compiled 10% more', () => {
+  const had = { bytecode: 1000, data: Buffer.from('x') };
+  assert.ok(shouldWrite(undefined, false, 10));
+  assert.ok(shouldWrite(had, true, 10), 'rejected by V8 (another Node, a rebuilt bundle): write');
+  assert.not.ok(shouldWrite(had, false, 1000));
+  assert.not.ok(shouldWrite(had, false, 1099));
+  assert.ok(shouldWrite(had, false, 1101));
+});
+
+test('writing into a folder that cannot be made fails quietly and leaves no temporary file', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vir-cc-'));
+  try {
+    const blocker = path.join(dir, 'file');
+    fs.writeFileSync(blocker, '');
+    assert.is(writeCache(path.join(blocker, 'sub', 'x.v8'), { bytecode: 1, data: Buffer.from('y') }), false);
+    assert.ok(writeCache(path.join(dir, 'ok', 'x.v8'), { bytecode: 1, data: Buffer.from('y') }));
+    assert.equal(fs.readdirSync(path.join(dir, 'ok')), ['x.v8']);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+// The real bundle: `make reference` output (no network) is the same without a cache, with
+// the cache that run wrote, and with a corrupt cache, which is then replaced.
+const reference = () => spawnSync(process.execPath, [path.join(root, 'dist', 'runbook', 'reference.js')], { cwd: root, encoding: 'utf8', env: { PATH: process.env.PATH ?? '', HOME: os.tmpdir() } });
+
+test('dist/runbook: a run writes the cache, the next one reads it, a corrupt one is replaced', () => {
+  if (!fs.existsSync(bundle)) assert.unreachable('dist/ is not built: make build (make test builds it first)');
+  fs.rmSync(cache, { force: true });
+  const cold = reference();
+  assert.is(cold.status, 0, cold.stderr);
+  assert.ok(cold.stdout.includes('# The copy-paste reference'), 'the reference should be printed');
+  const written = decodeCache(fs.readFileSync(cache));
+  assert.ok(written && written.data.length > 1000, 'the run should have left V8 cached data');
+
+  const warm = reference();
+  assert.is(warm.status, 0, warm.stderr);
+  assert.is(warm.stdout, cold.stdout);
+  assert.ok(fs.readFileSync(cache).equals(encodeCache(written!)), 'an accepted cache from a run like this one is not rewritten');
+
+  fs.writeFileSync(cache, encodeCache({ bytecode: 1, data: Buffer.from('not V8 data at all') }));
+  const corrupt = reference();
+  assert.is(corrupt.status, 0, corrupt.stderr);
+  assert.is(corrupt.stdout, cold.stdout);
+  assert.ok(decodeCache(fs.readFileSync(cache))!.data.length > 1000, 'V8 rejected the corrupt data: the run should have written a real cache');
+});
+
+test.run();
