@@ -78,15 +78,15 @@ export function awsClients(config: Config, overrides: { credentials?: IAMClient[
   const cache = new ReadCache();
   return {
     iam: lazy('iam', cache, async () => {
-      const sdk = await import('@aws-sdk/client-iam');
+      const sdk = await import('./aws-sdk-iam.js');
       return { client: instrument(new sdk.IAMClient(common)), sdk };
     }),
     sts: lazy('sts', cache, async () => {
-      const sdk = await import('@aws-sdk/client-sts');
+      const sdk = await import('./aws-sdk-sts.js');
       return { client: instrument(new sdk.STSClient(common)), sdk };
     }),
     eks: lazy('eks', cache, async () => {
-      const sdk = await import('@aws-sdk/client-eks');
+      const sdk = await import('./aws-sdk-eks.js');
       return { client: instrument(new sdk.EKSClient(common)), sdk };
     }),
   };

@@ -1,0 +1,9 @@
+// The EKS SDK classes the runbook sends, named one by one (lib/aws.ts loads this module at
+// the first EKS call). Named exports let the bundle keep only these: importing the whole
+// package would also load its aggregated client, whose module builds a method for every
+// EKS action when it loads. A stand-in in lib/aws-commands.ts needs its class here
+// (test/aws.test.ts checks).
+export {
+  EKSClient,
+  DescribeClusterCommand,
+} from '@aws-sdk/client-eks';
