@@ -2,7 +2,8 @@
 // library from a pure function (lib/gloo-values.ts). vaultRole is set
 // explicitly: the guide leaves it out and relies on the IAM and Vault role names
 // matching. Where helm and the chart are reachable, `helm template` proves the
-// Settings resource and both service accounts come out as wanted.
+// Settings resource and both service accounts come out as wanted; a passing render of a
+// local chart is remembered (lib/template-cache.ts) until helm, the chart or the values change.
 import fs from 'node:fs';
 import path from 'node:path';
 import { defineStep, recordCreated, type Ctx } from '../lib/step.js';
@@ -13,6 +14,8 @@ import { cmd, heredoc, q, raw } from '../lib/shell.js';
 import { GLOO_RELEASE, checkRendered, glooValues, glooValuesInput, parseManifests, parseValues, renderValues } from '../lib/gloo-values.js';
 import { isDeepStrictEqual } from 'node:util';
 import { ensureChartRepo, glooRepoCommands, hasHelm, helmTemplate } from '../lib/helm.js';
+import { onPath } from '../lib/kube.js';
+import { binaryFingerprint, cacheFileFor, chartFingerprint, readCheck, rememberCheck, templateKey } from '../lib/template-cache.js';
 import type { Config } from '../lib/config.js';
 import * as log from '../lib/log.js';
 import { main } from '../lib/run.js';
@@ -30,9 +33,26 @@ export function templateCommand(config: Config, file: string): string {
 
 /**
  * The helm template check: undefined problems and a reason when it could not run.
- * Pure parts live in lib/gloo-values.ts (checkRendered).
+ * Pure parts live in lib/gloo-values.ts (checkRendered). `remembered`: a passing render of
+ * the same helm, local chart and values (lib/template-cache.ts), not rendered again.
  */
-export async function templateCheck(config: Config, file: string, roleArn: string): Promise<{ skipped?: string; problems: string[]; proven: string[] }> {
+export async function templateCheck(config: Config, file: string, roleArn: string): Promise<{ skipped?: string; problems: string[]; proven: string[]; remembered?: boolean }> {
+  const bin = onPath('helm');
+  if (!bin) return { skipped: 'helm is not on PATH', problems: [], proven: [] };
+  const chartFiles = chartFingerprint(config.glooHelmChart);
+  const key = chartFiles === undefined ? undefined : templateKey({
+    helm: binaryFingerprint(bin),
+    chart: path.resolve(config.glooHelmChart),
+    chartFiles,
+    release: GLOO_RELEASE,
+    namespace: config.namespace,
+    version: config.edgeVersion,
+    values: readIfExists(file),
+    wanted: JSON.stringify(glooValuesInput(config, roleArn)),
+  });
+  const cache = cacheFileFor(config.stateFile);
+  const hit = key ? readCheck(cache, key) : undefined;
+  if (hit) return { problems: [], proven: hit.proven, remembered: true };
   if (!(await hasHelm())) return { skipped: 'helm is not on PATH', problems: [], proven: [] };
   const chart = { chart: config.glooHelmChart };
   let rendered: string;
@@ -43,7 +63,9 @@ export async function templateCheck(config: Config, file: string, roleArn: strin
     const why = err instanceof RunbookError ? err.message : String(err);
     return { skipped: `chart ${chart.chart} ${config.edgeVersion} is not reachable (${why.split('\n')[0]})`, problems: [], proven: [] };
   }
-  return checkRendered(parseManifests(rendered), glooValuesInput(config, roleArn));
+  const result = checkRendered(parseManifests(rendered), glooValuesInput(config, roleArn));
+  if (key && result.problems.length === 0) rememberCheck(cache, key, { proven: result.proven });
+  return result;
 }
 
 function readIfExists(file: string): string | undefined {
@@ -111,7 +133,7 @@ export const step = defineStep({
     if (text !== valuesText(config, roleArn) && !isDeepStrictEqual(parseValues(text), glooValues(glooValuesInput(config, roleArn)))) throw new VerificationError(`the values file ${file} does not parse back to the wanted values`);
     const t = await templateCheck(config, file, roleArn);
     if (t.problems.length) throw new VerificationError(`helm template of ${config.glooHelmChart} with ${file}: ${t.problems.join('; ')}`);
-    const check = t.skipped ? `helm template check skipped: ${t.skipped}` : `helm template: ${t.proven.join('; ')}`;
+    const check = t.skipped ? `helm template check skipped: ${t.skipped}` : `helm template${t.remembered ? ' (as last rendered: same helm, chart and values)' : ''}: ${t.proven.join('; ')}`;
     return `${file} parses back to the wanted values; ${check}`;
   },
 
