@@ -7,7 +7,9 @@
 // cache for ES modules (module.enableCompileCache() is Node 22), but vm.Script takes V8's
 // cached data: with it, compiling becomes reading back what an earlier run compiled.
 //
-// The cache is dist/.code-cache/runbook.v8, written when a run ends:
+// The cache is one file per script, dist/.code-cache/<script>.v8 (all of them of the same
+// bundle): V8 reads back the whole file, and a single step needs far less compiled code than
+// `make all` does. It is written when a run ends:
 // - when there is none, or V8 rejected it (another Node or V8 flags, a rebuilt bundle);
 // - when this run compiled clearly more than the run that wrote it (a PRINT=1 run compiles
 //   no client; the next `make all` adds them), measured by V8's own bytecode statistics.
@@ -86,14 +88,15 @@ export function writeCache(file: string, c: CacheFile): boolean {
   }
 }
 
-export function cacheFileFor(bundle: string): string {
-  return path.join(path.dirname(bundle), '..', '.code-cache', `${path.basename(bundle, '.cjs')}.v8`);
+/** Pure: dist/.code-cache/<name>.v8 beside the bundle's folder; name: the script run (runbook/all.ts -> all). */
+export function cacheFileFor(bundle: string, script: string): string {
+  return path.join(path.dirname(bundle), '..', '.code-cache', `${path.basename(script).replace(/\.[cm]?[jt]s$/, '')}.v8`);
 }
 
-/** Load a CommonJS bundle through the code cache and return its exports. */
-export function loadBundle(bundle: string): { exports: unknown; usedCache: boolean } {
+/** Load a CommonJS bundle through the code cache kept for `script`, and return its exports. */
+export function loadBundle(bundle: string, scriptName: string): { exports: unknown; usedCache: boolean } {
   const source = fs.readFileSync(bundle, 'utf8');
-  const file = cacheFileFor(bundle);
+  const file = cacheFileFor(bundle, scriptName);
   const had = readCache(file);
   // The bundle still imports some of Node's own modules with import() (the AWS SDK's
   // node:http, for one): the main context's loader answers those.
@@ -117,5 +120,5 @@ export function loadBundle(bundle: string): { exports: unknown; usedCache: boole
 /** What dist/runbook/<script>.js calls: run one runbook script (its source path, e.g. runbook/all.ts). */
 export function run(dir: string, script: string): Promise<unknown> {
   const bundle = path.join(dir, 'runbook.cjs');
-  return (loadBundle(bundle).exports as Bundle).run(script);
+  return (loadBundle(bundle, script).exports as Bundle).run(script);
 }

@@ -11,7 +11,12 @@ import { cacheFileFor, decodeCache, encodeCache, shouldWrite, writeCache } from 
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 const bundle = path.join(root, 'dist', 'runbook', 'runbook.cjs');
-const cache = cacheFileFor(bundle);
+const cache = cacheFileFor(bundle, 'runbook/reference.ts');
+
+test('each script has its own cache file beside the bundle folder', () => {
+  assert.is(cacheFileFor('/r/dist/runbook/runbook.cjs', 'runbook/all.ts'), path.normalize('/r/dist/.code-cache/all.v8'));
+  assert.is(cacheFileFor('/r/dist/runbook/runbook.cjs', 'runbook/05-enable-aws-auth.ts'), path.normalize('/r/dist/.code-cache/05-enable-aws-auth.v8'));
+});
 
 test('a cache file keeps the bytecode figure and V8 data; anything else is no cache', () => {
   const data = Buffer.from('v8 cached data');
