@@ -1,5 +1,6 @@
 // The runbook scripts as a user runs them: exit codes, one-line errors, and
 // print mode making no network call at all.
+// run.ts lane: own (about 5 s)
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import net from 'node:net';

@@ -3,6 +3,7 @@
 // killed in the middle of a step. The shared lab servers are never stopped: the
 // faults come from test/helpers/fault-proxy.ts, a loopback proxy this file owns
 // that sits between the runbook and moto or Vault.
+// run.ts lane: names (about 15 s)
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import path from 'node:path';

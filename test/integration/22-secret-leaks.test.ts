@@ -8,6 +8,7 @@
 // captured on the wire by a loopback proxy in front of Vault (the login responses
 // carry client_token; the signed login requests carry X-Amz-Security-Token), so
 // the scan looks for the real values the runbook held, and would find them.
+// run.ts lane: names (about 10 s)
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fs from 'node:fs';

@@ -2,6 +2,7 @@
 // same cluster at once. One holds the lock; the other fails at once with exit 7
 // and a sentence naming the run that holds it — and nothing is ever made twice.
 // A lock left by a killed run is taken over.
+// run.ts lane: names (about 15 s)
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fs from 'node:fs';

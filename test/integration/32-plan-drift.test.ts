@@ -2,6 +2,7 @@
 // matches and 10 when it would change something, for `make plan`'s script, a
 // single step's dry run and --output json alike; `make plan` shows the code as
 // make's "Error 10". Against the real lab.
+// run.ts lane: names (about 8 s)
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import path from 'node:path';

@@ -19,6 +19,7 @@
 // pod that runs no container, so `kubectl exec ... vault-0 -- vault` still runs the local
 // CLI and `kubectl port-forward` to it is a no-op (VAULT_ADDR already reaches the lab's
 // Vault); every other kubectl is the real one. Without LAB_K8S=1 they are skipped.
+// run.ts lane: own (about 60 s)
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fs from 'node:fs';
