@@ -1,5 +1,5 @@
-// Reliability in the lab, bad input: the real scripts (`node --import tsx
-// runbook/NN-….ts`, a clean environment), one case a row. Each must end with a
+// Reliability in the lab, bad input: the real scripts (as users run them: the bundle in dist/,
+// test/helpers/script.ts; a clean environment), one case a row. Each must end with a
 // clear sentence on stderr, a documented exit code (README "Exit codes") and no
 // stack trace — and create nothing, in moto or in Vault.
 //
@@ -22,6 +22,7 @@ import { fileURLToPath } from 'node:url';
 import { ListOpenIDConnectProvidersCommand, ListPoliciesCommand, ListRolesCommand } from '@aws-sdk/client-iam';
 import { lab } from '../helpers/lab.js';
 import { ensureSharedProvider, iamClient, registerCluster, vapi } from './10-13-setup.js';
+import { scriptArgs } from '../helpers/script.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const CLUSTER = 'vir-t21';
@@ -64,7 +65,7 @@ function runScript(file: string, env: Record<string, string | undefined>, args: 
       if (v === undefined) delete clean[k];
       else clean[k] = v;
     }
-    const p = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'runbook', file), ...args], { cwd: root, env: clean });
+    const p = spawn(process.execPath, scriptArgs(path.join('runbook', file), ...args), { cwd: root, env: clean });
     let stdout = '';
     let stderr = '';
     p.stdout.on('data', (d) => (stdout += d));

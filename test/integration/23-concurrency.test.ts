@@ -15,6 +15,7 @@ import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.js';
 import { teardownSteps } from '../../runbook/teardown.js';
 import { State, resourceId } from '../../lib/state.js';
 import { iamClient, scriptEnv, setup, vapi, type TestSetup } from './10-13-setup.js';
+import { scriptArgs } from '../helpers/script.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 let t: TestSetup;
@@ -31,7 +32,7 @@ interface Done {
 }
 
 function start(file = 'all.ts'): { child: ChildProcess; done: Promise<Done> } {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'runbook', file), '--yes'], { cwd: root, env: env() });
+  const child = spawn(process.execPath, scriptArgs(path.join('runbook', file), '--yes'), { cwd: root, env: env() });
   let out = '';
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));

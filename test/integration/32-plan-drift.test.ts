@@ -14,6 +14,7 @@ import { ExitCode } from '../../lib/errors.js';
 import { teardownSteps } from '../../runbook/teardown.js';
 import { lab, run } from '../helpers/lab.js';
 import { scriptEnv, setup, vapi, type TestSetup } from './10-13-setup.js';
+import { scriptArgs } from '../helpers/script.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 let t: TestSetup;
@@ -28,7 +29,7 @@ function sh(cmd: string, args: string[]): Promise<{ code: number; stdout: string
     p.on('close', (code) => done({ code: code ?? -1, stdout, stderr }));
   });
 }
-const script = (file: string, ...args: string[]) => sh(process.execPath, ['--import', 'tsx', path.join(root, 'runbook', file), ...args]);
+const script = (file: string, ...args: string[]) => sh(process.execPath, scriptArgs(path.join('runbook', file), ...args));
 
 test.before(async () => {
   t = await setup('t32');

@@ -27,6 +27,7 @@ import { policyArn, serialize, vaultAuthPolicy } from '../../lib/iam-documents.j
 import { State } from '../../lib/state.js';
 import { lab, labEnvVars, run, tmpDir } from '../helpers/lab.js';
 import { iamClient, scriptEnv, setup, type TestSetup } from './10-13-setup.js';
+import { scriptArgs } from '../helpers/script.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const hasAwsCli = spawnSync('aws', ['--version'], { encoding: 'utf8' }).status === 0;
@@ -80,7 +81,7 @@ async function participant(kind: 'create-with-typo' | 'attach' | 'correct-versio
 }
 
 function check(script: string): { code: number | null; out: string } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', script, '--check'], { cwd: root, env: scriptEnv(t, lab().vaultAddr), encoding: 'utf8' });
+  const r = spawnSync(process.execPath, scriptArgs(script, '--check'), { cwd: root, env: scriptEnv(t, lab().vaultAddr), encoding: 'utf8' });
   return { code: r.status, out: r.stdout + r.stderr };
 }
 
