@@ -1,6 +1,7 @@
 // What users run is the bundle in dist/ (build.mjs); stale output must never run: a
 // source changed after the build makes the next `make` rebuild before it runs anything,
 // and lab/bin/* (lab/lib/node-run) falls back to the TypeScript until then.
+// run.ts lane: first
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fs from 'node:fs';

@@ -1,5 +1,6 @@
 // The runbook scripts as a user runs them: exit codes, one-line errors, and
 // print mode making no network call at all.
+// run.ts lane: own (about 5 s)
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import net from 'node:net';
@@ -7,6 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { spawnSync, spawn } from 'node:child_process';
+import { scriptArgs } from './helpers/script.js';
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 
@@ -29,7 +31,7 @@ function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
 
 async function runScript(file: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const p = spawn(process.execPath, ['--import', 'tsx', path.join(root, file), ...args], { cwd: root, env });
+    const p = spawn(process.execPath, scriptArgs(file, ...args), { cwd: root, env });
     let stdout = '';
     let stderr = '';
     p.stdout.on('data', (d) => (stdout += d));

@@ -5,6 +5,7 @@
 // not on PATH, `date` rejects %N as BSD date does, and a `docker` whose
 // `docker info` succeeds is on PATH (a running Docker must not change the mode: with
 // python3 and go here, LAB_MODE unset is process mode).
+// run.ts lane: own (about 10 s)
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFile } from 'node:child_process';

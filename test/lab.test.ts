@@ -1,5 +1,6 @@
 // Checks the RUNNING lab (make lab-up) end to end with real clients. A lab that is
 // not up is a failure, not a skip: these tests exist to prove the lab works.
+// run.ts lane: alone (about 2 s)
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFile } from 'node:child_process';

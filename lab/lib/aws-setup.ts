@@ -81,7 +81,11 @@ export async function awsSetup(dir: string, cluster: string, log: (l: string) =>
     );
   const cfile = join(dir, 'clusters', `${cluster}.json`);
   mkdirSync(dirname(cfile), { recursive: true });
-  writeFileSync(cfile, JSON.stringify({ name: cluster, issuer }, null, 2) + '\n');
+  // Written whole (a temporary name, then renamed): readClusters() in another process (sa-token,
+  // lab-env, a test beside this one) lists every clusters/*.json and must never read half a file.
+  const tmp = `${cfile}.${process.pid}.tmp`;
+  writeFileSync(tmp, JSON.stringify({ name: cluster, issuer }, null, 2) + '\n');
+  renameSync(tmp, cfile);
   return issuer;
 }
 

@@ -4,7 +4,7 @@
 // LAB_DIR/pids, their logs in LAB_DIR/logs (0700: Vault's dev banner holds the token).
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync, chmodSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync, chmodSync, symlinkSync, readlinkSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { install } from './install.js';
@@ -94,8 +94,19 @@ function linkTools(dir: string, tools: { vault?: string; aws?: string; kubectl?:
       continue;
     }
     if (target === link) continue;
-    rmSync(link, { force: true });
-    symlinkSync(target, link);
+    // Left as it is when it already points there, else replaced in one rename: a kubectl or
+    // vault run at that moment (a second `up` that only adds a cluster) always finds the link.
+    let now: string | undefined;
+    try {
+      now = readlinkSync(link);
+    } catch {
+      /* no link yet */
+    }
+    if (now === target) continue;
+    const tmp = `${link}.${process.pid}.tmp`;
+    rmSync(tmp, { force: true });
+    symlinkSync(target, tmp);
+    renameSync(tmp, link);
   }
 }
 

@@ -127,13 +127,30 @@ function signalTree(pid: number, sig: NodeJS.Signals): void {
   }
 }
 
+/**
+ * A process that has exited but not been reaped yet: `ps` shows state Z. The lab's servers
+ * are reparented to the system's init when lab/bin/up exits; an init that reaps only now
+ * and then (a container's or a sandbox's pid 1: about every 2 s here) leaves a stopped
+ * server answering kill(pid, 0) for that long, which made every stop wait for it.
+ */
+function isZombie(pid: number): boolean {
+  try {
+    return execFileSync('ps', ['-o', 'stat=', '-p', String(pid)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim().startsWith('Z');
+  } catch {
+    return false; // ps exits 1 when the pid is gone: isAlive says so on the next look
+  }
+}
+
+/** Gone: the pid no longer exists, or it is a zombie (it has exited; only its reaping is left). */
 async function waitGone(pid: number, ms: number): Promise<boolean> {
   const end = Date.now() + ms;
-  while (Date.now() < end) {
+  for (let i = 0; Date.now() < end; i++) {
     if (!isAlive(pid)) return true;
+    // ps is a process start: only from the 2nd look on, every 2nd (each 100 ms).
+    if (i > 0 && i % 2 === 0 && isZombie(pid)) return true;
     await sleep(50);
   }
-  return !isAlive(pid);
+  return !isAlive(pid) || isZombie(pid);
 }
 
 export type StopResult = 'stopped' | 'not running' | 'not ours';

@@ -1,5 +1,6 @@
 // Steps 01-03 against the lab's moto server: create, idempotent re-run,
 // drift, and bad input that must leave nothing behind.
+// run.ts lane: alone (about 2 s)
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import crypto from 'node:crypto';

@@ -3,6 +3,7 @@
 // KV v1 upgrade only when confirmed, and the two configuration errors that
 // must stop before anything is written. Own mounts and policy name; removed
 // at the end.
+// run.ts lane: cluster (about 2 s)
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import crypto from 'node:crypto';

@@ -4,6 +4,7 @@
 // that works while the role's policy allows iam:GetRole, and fails with the
 // guide's implicit-deny error once the permission is removed. The policy is
 // put back at once: other test files share that role.
+// run.ts lane: alone (about 1 s)
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import crypto from 'node:crypto';

@@ -1,6 +1,7 @@
 // Steps 10 and 11 in the lab after the real steps 01-03: the values file is
 // written (path printed), equals GUIDE §10 when parsed, a re-run writes nothing;
 // the helm template check and the install say they are skipped, and why.
+// run.ts lane: names (about 2 s)
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fs from 'node:fs';

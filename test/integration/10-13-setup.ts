@@ -32,9 +32,16 @@ export function iamClient(): IAMClient {
   return new IAMClient({ region: l.region, endpoint: l.awsEndpoint, credentials: { accessKeyId: l.accessKeyId, secretAccessKey: l.secretAccessKey } });
 }
 
-/** `CLUSTER_NAME=<name> lab/bin/up` on the running lab only adds the cluster (moto EKS + issuer). */
+/**
+ * `CLUSTER_NAME=<name> lab/bin/up` on the running lab only adds the cluster (moto EKS + issuer).
+ * Without LAB_K8S, LAB_VAULT_CLI and LAB_AWS_CLI (CI exports them): a running lab is reused as
+ * it is either way, and without them up does not check those tools' installs (0.4 s of CPU a
+ * call, and every file on the shared lab makes one while others run beside it).
+ */
 export function registerCluster(name: string): void {
-  execFileSync(path.join(root, 'lab', 'bin', 'up'), { env: { ...process.env, CLUSTER_NAME: name, LAB_MODE: 'process' }, stdio: 'pipe' });
+  const env: NodeJS.ProcessEnv = { ...process.env, CLUSTER_NAME: name, LAB_MODE: 'process' };
+  for (const k of ['LAB_K8S', 'LAB_VAULT_CLI', 'LAB_AWS_CLI']) delete env[k];
+  execFileSync(path.join(root, 'lab', 'bin', 'up'), { env, stdio: 'pipe' });
 }
 
 /** The Vault server role of the lab (Vault's fixed AWS identity), created untagged if missing. */

@@ -3,6 +3,7 @@
 // method and policy the runbook created — and nothing it did not create (the
 // lab's shared Vault server role, a KV mount made by someone else); a second
 // teardown finds nothing to do.
+// run.ts lane: names (about 2 s)
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fs from 'node:fs';

@@ -1,5 +1,6 @@
 // `make lab` in miniature: every step in one process against the lab, then
 // again — the second run is all unchanged and verify passes both times.
+// run.ts lane: cluster (about 2 s)
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import crypto from 'node:crypto';

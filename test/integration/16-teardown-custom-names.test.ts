@@ -3,6 +3,7 @@
 // VAULT_AUTH_MOUNT (and the derived IAM names) — leaves nothing the runbook
 // made: every record is gone from the state file and every resource from moto
 // and Vault.
+// run.ts lane: alone (about 3 s)
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fs from 'node:fs';

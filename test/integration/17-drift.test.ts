@@ -3,6 +3,7 @@
 // that owns it and converged by `make all` (steps 01-12 in one run), after
 // which verify passes. And where verify fails for a reason no known problem
 // explains, troubleshoot says so plainly.
+// run.ts lane: alone (about 7 s)
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fs from 'node:fs';

@@ -2,6 +2,7 @@
 // `CLUSTER_NAME=<other> make lab`. Leftover .lab/ files from the first lab must
 // never carry its names into the second run: every resource carries the other
 // name and verify passes. Runs the real `make lab` on a second lab of its own.
+// run.ts lane: own (about 10 s)
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFile } from 'node:child_process';

@@ -3,6 +3,7 @@
 // killed in the middle of a step. The shared lab servers are never stopped: the
 // faults come from test/helpers/fault-proxy.ts, a loopback proxy this file owns
 // that sits between the runbook and moto or Vault.
+// run.ts lane: names (about 15 s)
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import path from 'node:path';
@@ -27,6 +28,7 @@ import { RemoteError, formatError } from '../../lib/errors.js';
 import { State, resourceId } from '../../lib/state.js';
 import type { Config } from '../../lib/config.js';
 import { iamClient, nameVars, setup, vapi, type TestSetup } from './10-13-setup.js';
+import { scriptArgs } from '../helpers/script.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 let t: TestSetup;
@@ -49,7 +51,7 @@ function scriptEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
 /** Spawn a runbook script; `kill` receives a function that SIGKILLs it. */
 function script(file: string, env: NodeJS.ProcessEnv, kill?: (k: () => void) => void): Promise<{ code: number | null; signal: NodeJS.Signals | null; out: string }> {
   return new Promise((resolve) => {
-    const p = spawn(process.execPath, ['--import', 'tsx', path.join(root, file), '--yes'], { cwd: root, env });
+    const p = spawn(process.execPath, scriptArgs(file, '--yes'), { cwd: root, env });
     let out = '';
     p.stdout.on('data', (d) => (out += d));
     p.stderr.on('data', (d) => (out += d));

@@ -1,5 +1,5 @@
-// Reliability in the lab, bad input: the real scripts (`node --import tsx
-// runbook/NN-….ts`, a clean environment), one case a row. Each must end with a
+// Reliability in the lab, bad input: the real scripts (as users run them: the bundle in dist/,
+// test/helpers/script.ts; a clean environment), one case a row. Each must end with a
 // clear sentence on stderr, a documented exit code (README "Exit codes") and no
 // stack trace — and create nothing, in moto or in Vault.
 //
@@ -10,6 +10,7 @@
 //   test/integration/01-03-aws.test.ts — an EKS cluster that does not exist, a malformed
 //     OIDC issuer from the cluster, VAULT_AUTH_ROLE_ARN in another account;
 //   test/integration/04-09-vault.test.ts — Vault token and address errors of steps 05-09.
+// run.ts lane: alone (about 20 s)
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fs from 'node:fs';
@@ -20,7 +21,8 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { ListOpenIDConnectProvidersCommand, ListPoliciesCommand, ListRolesCommand } from '@aws-sdk/client-iam';
 import { lab } from '../helpers/lab.js';
-import { iamClient, registerCluster, vapi } from './10-13-setup.js';
+import { ensureSharedProvider, iamClient, registerCluster, vapi } from './10-13-setup.js';
+import { scriptArgs } from '../helpers/script.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const CLUSTER = 'vir-t21';
@@ -63,7 +65,7 @@ function runScript(file: string, env: Record<string, string | undefined>, args: 
       if (v === undefined) delete clean[k];
       else clean[k] = v;
     }
-    const p = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'runbook', file), ...args], { cwd: root, env: clean });
+    const p = spawn(process.execPath, scriptArgs(path.join('runbook', file), ...args), { cwd: root, env: clean });
     let stdout = '';
     let stderr = '';
     p.stdout.on('data', (d) => (stdout += d));
@@ -141,6 +143,10 @@ const cases: Case[] = [
 
 test.before(async () => {
   registerCluster(CLUSTER);
+  // "A state file from another cluster" recovers the account and the OIDC provider from live
+  // AWS: the provider exists, as it does once any step 01 ran for the lab's issuer. Made here
+  // so this file does not depend on which files ran before it.
+  await ensureSharedProvider(CLUSTER);
   closedPort = await freePort();
 });
 

@@ -8,6 +8,7 @@
 // captured on the wire by a loopback proxy in front of Vault (the login responses
 // carry client_token; the signed login requests carry X-Amz-Security-Token), so
 // the scan looks for the real values the runbook held, and would find them.
+// run.ts lane: names (about 10 s)
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fs from 'node:fs';
@@ -18,6 +19,7 @@ import { lab, run } from '../helpers/lab.js';
 import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.js';
 import { teardownSteps } from '../helpers/teardown.js';
 import { scriptEnv, setup, type TestSetup } from './10-13-setup.js';
+import { scriptArgs } from '../helpers/script.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 let t: TestSetup;
@@ -31,7 +33,7 @@ function env(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
 
 function script(file: string, args: string[], extra: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const p = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'runbook', file), ...args], { cwd: root, env: env(extra) });
+    const p = spawn(process.execPath, scriptArgs(path.join('runbook', file), ...args), { cwd: root, env: env(extra) });
     let stdout = '';
     let stderr = '';
     p.stdout.on('data', (d) => (stdout += d));

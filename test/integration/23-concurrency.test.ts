@@ -2,6 +2,7 @@
 // same cluster at once. One holds the lock; the other fails at once with exit 7
 // and a sentence naming the run that holds it — and nothing is ever made twice.
 // A lock left by a killed run is taken over.
+// run.ts lane: names (about 15 s)
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fs from 'node:fs';
@@ -14,6 +15,7 @@ import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.js';
 import { teardownSteps } from '../helpers/teardown.js';
 import { State, resourceId } from '../../lib/state.js';
 import { iamClient, scriptEnv, setup, vapi, type TestSetup } from './10-13-setup.js';
+import { scriptArgs } from '../helpers/script.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 let t: TestSetup;
@@ -30,7 +32,7 @@ interface Done {
 }
 
 function start(file = 'all.ts'): { child: ChildProcess; done: Promise<Done> } {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'runbook', file), '--yes'], { cwd: root, env: env() });
+  const child = spawn(process.execPath, scriptArgs(path.join('runbook', file), '--yes'), { cwd: root, env: env() });
   let out = '';
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));

@@ -6,6 +6,7 @@
 // (typed as a participant would: aws and vault CLIs) where troubleshoot cannot
 // repair alone — verify passes again and a plan finds nothing left to change.
 // The command line (lab/bin/break) is exercised end to end on one scenario.
+// run.ts lane: alone (about 12 s)
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import path from 'node:path';

@@ -2,6 +2,7 @@
 // (lab/bin/seat: own folder, own ports) goes through a full flow at the same
 // time, then a scenario; a break in one seat leaves the other untouched, and
 // each answer repairs its own seat. Seats 61 and 62 (ports 21610-21623).
+// run.ts lane: own (about 16 s)
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fs from 'node:fs';

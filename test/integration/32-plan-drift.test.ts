@@ -2,6 +2,7 @@
 // matches and 10 when it would change something, for `make plan`'s script, a
 // single step's dry run and --output json alike; `make plan` shows the code as
 // make's "Error 10". Against the real lab.
+// run.ts lane: names (about 8 s)
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import path from 'node:path';
@@ -13,6 +14,7 @@ import { ExitCode } from '../../lib/errors.js';
 import { teardownSteps } from '../helpers/teardown.js';
 import { lab, run } from '../helpers/lab.js';
 import { scriptEnv, setup, vapi, type TestSetup } from './10-13-setup.js';
+import { scriptArgs } from '../helpers/script.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 let t: TestSetup;
@@ -27,7 +29,7 @@ function sh(cmd: string, args: string[]): Promise<{ code: number; stdout: string
     p.on('close', (code) => done({ code: code ?? -1, stdout, stderr }));
   });
 }
-const script = (file: string, ...args: string[]) => sh(process.execPath, ['--import', 'tsx', path.join(root, 'runbook', file), ...args]);
+const script = (file: string, ...args: string[]) => sh(process.execPath, scriptArgs(path.join('runbook', file), ...args));
 
 test.before(async () => {
   t = await setup('t32');

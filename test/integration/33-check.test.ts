@@ -4,6 +4,7 @@
 // prints the difference and the command that fixes it, changes nothing and exits
 // 10; after the right command it prints "matches" and exits 0. The whole-lab
 // check grades every step with a one-line score.
+// run.ts lane: names (about 6 s)
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fs from 'node:fs';
@@ -26,6 +27,7 @@ import { policyArn, serialize, vaultAuthPolicy } from '../../lib/iam-documents.j
 import { State } from '../../lib/state.js';
 import { lab, labEnvVars, run, tmpDir } from '../helpers/lab.js';
 import { iamClient, scriptEnv, setup, type TestSetup } from './10-13-setup.js';
+import { scriptArgs } from '../helpers/script.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const hasAwsCli = spawnSync('aws', ['--version'], { encoding: 'utf8' }).status === 0;
@@ -79,7 +81,7 @@ async function participant(kind: 'create-with-typo' | 'attach' | 'correct-versio
 }
 
 function check(script: string): { code: number | null; out: string } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', script, '--check'], { cwd: root, env: scriptEnv(t, lab().vaultAddr), encoding: 'utf8' });
+  const r = spawnSync(process.execPath, scriptArgs(script, '--check'), { cwd: root, env: scriptEnv(t, lab().vaultAddr), encoding: 'utf8' });
   return { code: r.status, out: r.stdout + r.stderr };
 }
 

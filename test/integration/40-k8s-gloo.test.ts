@@ -2,6 +2,7 @@
 // gloo chart (GLOO_HELM_CHART=lab/charts/gloo): a real helm install whose pods get
 // their IRSA environment from the lab's webhook; a re-run makes no Helm write.
 // Skips, saying why, only when the running lab has no Kubernetes part.
+// run.ts lane: k8s (about 7 s)
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { step as s01 } from '../../runbook/01-cluster-oidc.js';

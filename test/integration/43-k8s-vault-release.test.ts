@@ -6,6 +6,7 @@
 // webhook. Lab cluster (LAB_K8S=1) with the stand-in vault chart; VAULT_ADDR
 // points at a closed port for step 04 and its verify is off (as in 42-k8s-teardown:
 // the port-forward cannot reach a kwok pod).
+// run.ts lane: alone (about 9 s)
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import path from 'node:path';

@@ -11,6 +11,7 @@
 // runs) whose IP is this machine's, where a test server answers as Gloo's stats server
 // does; the real API server's pod proxy carries `kubectl get --raw` to it: link 7 holds,
 // then fails in one sentence when the page shows only failed logins.
+// run.ts lane: k8s (about 14 s)
 import http from 'node:http';
 import os from 'node:os';
 import { test } from 'uvu';

@@ -19,6 +19,7 @@
 // pod that runs no container, so `kubectl exec ... vault-0 -- vault` still runs the local
 // CLI and `kubectl port-forward` to it is a no-op (VAULT_ADDR already reaches the lab's
 // Vault); every other kubectl is the real one. Without LAB_K8S=1 they are skipped.
+// run.ts lane: own (about 60 s)
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fs from 'node:fs';
@@ -29,6 +30,7 @@ import { fileURLToPath } from 'node:url';
 import { referenceBlocks } from '../../lib/reference.js';
 import { labCacheDir } from '../../lab/lib/settings.js';
 import { readLabConfig } from '../../lab/lib/lab.js';
+import { scriptArgs } from '../helpers/script.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'vir-doc-test-'));
@@ -114,7 +116,7 @@ function stopLab(l: Lab): void {
 }
 
 function tsx(l: Lab, args: string[], extra: Record<string, string> = {}): { status: number | null; out: string } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', ...args], { cwd: root, env: { ...l.env, ...extra }, encoding: 'utf8', timeout: 120_000 });
+  const r = spawnSync(process.execPath, scriptArgs(args[0]!, ...args.slice(1)), { cwd: root, env: { ...l.env, ...extra }, encoding: 'utf8', timeout: 120_000 });
   return { status: r.status, out: `${r.stdout}${r.stderr}` };
 }
 

@@ -4,6 +4,7 @@
 // and Vault run as containers; every AWS and Vault step runs and verify passes; down
 // leaves no container or network of the lab (the images stay, cached). Skipped, with the
 // reason printed, only when no Docker engine answers.
+// run.ts lane: own (about 30 s)
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFile, execFileSync } from 'node:child_process';
