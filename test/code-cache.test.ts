@@ -11,7 +11,6 @@ import { cacheFileFor, decodeCache, encodeCache, shouldWrite, writeCache } from 
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 const bundle = path.join(root, 'dist', 'runbook', 'runbook.cjs');
-const cache = cacheFileFor(bundle, 'runbook/reference.ts');
 
 test('each script has its own cache file beside the bundle folder', () => {
   assert.is(cacheFileFor('/r/dist/runbook/runbook.cjs', 'runbook/all.ts'), path.normalize('/r/dist/.code-cache/all.v8'));
@@ -49,12 +48,19 @@ test('writing into a folder that cannot be made fails quietly and leaves no temp
   }
 });
 
-// The real bundle: `make reference` output (no network) is the same without a cache, with
+// The real bundle, copied into a folder of its own (so that no other test's run of it can
+// touch this cache): `make reference` output (no network) is the same without a cache, with
 // the cache that run wrote, and with a corrupt cache, which is then replaced.
-const reference = () => spawnSync(process.execPath, [path.join(root, 'dist', 'runbook', 'reference.js')], { cwd: root, encoding: 'utf8', env: { PATH: process.env.PATH ?? '', HOME: os.tmpdir() } });
+const copy = fs.mkdtempSync(path.join(os.tmpdir(), 'vir-cc-dist-'));
+test.after(() => fs.rmSync(copy, { recursive: true, force: true }));
+const copied = path.join(copy, 'dist', 'runbook');
+const cache = cacheFileFor(path.join(copied, 'runbook.cjs'), 'runbook/reference.ts');
+const reference = () => spawnSync(process.execPath, [path.join(copied, 'reference.js')], { cwd: root, encoding: 'utf8', env: { PATH: process.env.PATH ?? '', HOME: os.tmpdir() } });
 
 test('dist/runbook: a run writes the cache, the next one reads it, a corrupt one is replaced', () => {
   if (!fs.existsSync(bundle)) assert.unreachable('dist/ is not built: make build (make test builds it first)');
+  fs.mkdirSync(copied, { recursive: true });
+  for (const f of ['runbook.cjs', 'load.cjs', 'reference.js', 'package.json']) fs.copyFileSync(path.join(root, 'dist', 'runbook', f), path.join(copied, f));
   fs.rmSync(cache, { force: true });
   const cold = reference();
   assert.is(cold.status, 0, cold.stderr);
