@@ -79,12 +79,14 @@ const requireBuiltins = {
 
 // Two things node-vault's HTTP client (axios) does at load that the runbook never uses, left
 // out of the runbook bundle (both measured in the start-up profile):
-// - axios probes the fetch API at load (`getFetch();`), which makes Node load its whole
-//   built-in undici; in Node axios picks its http adapter first, and the probe runs again
-//   whenever the fetch adapter would be chosen, so only the eager call goes.
+// - axios touches the fetch API at load, which makes Node load its whole built-in undici
+//   (30 ms): it probes fetch (`getFetch();`) and keeps the global FormData class. In Node
+//   axios picks its http adapter first, and the probe runs again whenever the fetch adapter
+//   would be chosen, so only the eager call goes; without the class, axios still knows a
+//   FormData by its '[object FormData]' tag (the runbook sends none).
 // - form-data's MIME table (mime-db, 140 KB) names the type of an uploaded file; the runbook
 //   uploads none (a lookup answers "unknown" and form-data sends application/octet-stream).
-// If a new axios no longer has that line, the build says so and bundles it as it is.
+// If a new axios no longer has those lines, the build says so and bundles it as it is.
 const trimNodeVault = {
   name: 'trim-node-vault',
   setup(b) {
@@ -92,10 +94,11 @@ const trimNodeVault = {
     b.onLoad({ filter: /.*/, namespace: 'trimmed' }, () => ({ contents: 'module.exports = {};', loader: 'js' }));
     b.onLoad({ filter: /[\\/]axios[\\/]dist[\\/]node[\\/]axios\.cjs$/ }, async (a) => {
       const text = await fs.promises.readFile(a.path, 'utf8');
-      if (text.split('\ngetFetch();\n').length !== 2) {
-        return { contents: text, loader: 'js', warnings: [{ text: 'axios no longer calls getFetch() at load as expected: bundled unchanged (build.mjs trimNodeVault)' }] };
+      const eager = ['\ngetFetch();\n', "const FormDataCtor = typeof G.FormData !== 'undefined' ? G.FormData : undefined;"];
+      if (eager.some((line) => text.split(line).length !== 2)) {
+        return { contents: text, loader: 'js', warnings: [{ text: 'axios no longer touches fetch at load as expected: bundled unchanged (build.mjs trimNodeVault)' }] };
       }
-      return { contents: text.replace('\ngetFetch();\n', '\n'), loader: 'js' };
+      return { contents: text.replace(eager[0], '\n').replace(eager[1], 'const FormDataCtor = undefined;'), loader: 'js' };
     });
   },
 };
