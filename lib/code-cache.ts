@@ -94,7 +94,7 @@ export function cacheFileFor(bundle: string, script: string): string {
 }
 
 /** Load a CommonJS bundle through the code cache kept for `script`, and return its exports. */
-export function loadBundle(bundle: string, scriptName: string): { exports: unknown; usedCache: boolean } {
+export function loadBundle(bundle: string, scriptName: string): unknown {
   const source = fs.readFileSync(bundle, 'utf8');
   const file = cacheFileFor(bundle, scriptName);
   const had = readCache(file);
@@ -114,11 +114,11 @@ export function loadBundle(bundle: string, scriptName: string): { exports: unkno
   const fn = script.runInThisContext() as (exports: unknown, require: NodeRequire, module: unknown, filename: string, dirname: string) => void;
   fn.call(mod.exports, mod.exports, createRequire(bundle), mod, bundle, path.dirname(bundle));
   mod.loaded = true;
-  return { exports: mod.exports, usedCache: Boolean(had) && !rejected };
+  return mod.exports;
 }
 
 /** What dist/runbook/<script>.js calls: run one runbook script (its source path, e.g. runbook/all.ts). */
 export function run(dir: string, script: string): Promise<unknown> {
   const bundle = path.join(dir, 'runbook.cjs');
-  return (loadBundle(bundle, script).exports as Bundle).run(script);
+  return (loadBundle(bundle, script) as Bundle).run(script);
 }
