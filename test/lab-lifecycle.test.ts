@@ -10,12 +10,12 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { mkdtempSync, readFileSync, readdirSync, existsSync, mkdirSync, writeFileSync, rmSync, symlinkSync, statSync, chmodSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, existsSync, mkdirSync, writeFileSync, rmSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { portTaken } from '../lab/lib/procs.js';
-import { pidAlive } from './helpers/host.js';
+import { pathWithout, pidAlive } from './helpers/host.js';
 
 const run = promisify(execFile);
 const bin = (name: string) => fileURLToPath(new URL(`../lab/bin/${name}`, import.meta.url));
@@ -23,20 +23,7 @@ const base = mkdtempSync(join(tmpdir(), 'lab-lifecycle-'));
 
 /** A PATH like the user's, less setsid and flock, with a BSD-like date and a running docker. */
 function restrictedPath(): string {
-  const dir = join(base, 'bin');
-  mkdirSync(dir);
-  const skip = new Set(['setsid', 'flock', 'date', 'docker']);
-  for (const d of (process.env.PATH ?? '').split(':')) {
-    if (!d || !existsSync(d)) continue;
-    for (const f of readdirSync(d)) {
-      if (skip.has(f) || existsSync(join(dir, f))) continue;
-      try {
-        if (statSync(join(d, f)).isFile()) symlinkSync(join(d, f), join(dir, f));
-      } catch {
-        /* dangling */
-      }
-    }
-  }
+  const dir = pathWithout(join(base, 'bin'), ['setsid', 'flock', 'date', 'docker']);
   writeFileSync(join(dir, 'date'), '#!/bin/sh\ncase "$*" in *%N*|*%3N*) echo "date: illegal time format" >&2; exit 1;; esac\nexec /bin/date "$@"\n');
   // A Docker engine that answers `info` and has no image and no registry (pull fails).
   writeFileSync(join(dir, 'docker'), '#!/bin/sh\n[ "$1" = info ] && { echo "Server Version: 28.2.2"; exit 0; }\necho "Error response from daemon: stand-in engine: $1 refused" >&2\nexit 1\n');
