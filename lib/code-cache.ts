@@ -21,6 +21,7 @@ import Module, { createRequire } from 'node:module';
 import path from 'node:path';
 import v8 from 'node:v8';
 import vm from 'node:vm';
+import { writeCacheFile } from './cache-file.js';
 
 /** The bundle's interface (build.mjs writes its entry). */
 interface Bundle {
@@ -72,20 +73,7 @@ function readCache(file: string): CacheFile | undefined {
 
 /** Best effort: a read-only dist/ or a full disk only means no cache. */
 export function writeCache(file: string, c: CacheFile): boolean {
-  const tmp = `${file}.${process.pid}.tmp`;
-  try {
-    fs.mkdirSync(path.dirname(file), { recursive: true });
-    fs.writeFileSync(tmp, encodeCache(c));
-    fs.renameSync(tmp, file);
-    return true;
-  } catch {
-    try {
-      fs.rmSync(tmp, { force: true });
-    } catch {
-      // its folder could not be made either: nothing was written
-    }
-    return false;
-  }
+  return writeCacheFile(file, encodeCache(c));
 }
 
 /** Pure: dist/.code-cache/<name>.v8 beside the bundle's folder; name: the script run (runbook/all.ts -> all). */

@@ -11,6 +11,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { writeCacheFile } from './cache-file.js';
 
 export interface TemplateCheck {
   proven: string[];
@@ -77,19 +78,8 @@ export function readCheck(file: string, key: string): TemplateCheck | undefined 
   return entries(file).find(([k]) => k === key)?.[1];
 }
 
-/** Best effort, written whole (temporary file, then rename): a failure only means rendering next time. */
+/** Best effort, written whole (lib/cache-file.ts): a failure only means rendering next time. */
 export function rememberCheck(file: string, key: string, check: TemplateCheck): void {
   const kept = [[key, check] as [string, TemplateCheck], ...entries(file).filter(([k]) => k !== key)].slice(0, KEEP);
-  const tmp = `${file}.${process.pid}.tmp`;
-  try {
-    fs.mkdirSync(path.dirname(file), { recursive: true });
-    fs.writeFileSync(tmp, `${JSON.stringify(kept)}\n`);
-    fs.renameSync(tmp, file);
-  } catch {
-    try {
-      fs.rmSync(tmp, { force: true });
-    } catch {
-      // nothing was written
-    }
-  }
+  writeCacheFile(file, `${JSON.stringify(kept)}\n`);
 }
