@@ -6,7 +6,7 @@
 // Why a bundle and not tsx: tsx compiles every TypeScript file at each start, and Node
 // resolves and reads hundreds of files for zx, the AWS SDK and node-vault.
 //
-// Two bundles:
+// Three bundles:
 // - the runbook scripts (runbook/*.ts): ONE CommonJS file, dist/runbook/runbook.cjs, holding
 //   every script; dist/runbook/<script>.js is a stub that runs its script from it through
 //   V8's code cache (lib/code-cache.ts), so a process reads back compiled code instead of
@@ -15,6 +15,8 @@
 //   compiled code only for vm.Script; so no runbook script uses top-level await.
 // - the lab's command line (lab/lib/cli.ts): ES modules split into shared chunks, as it
 //   resolves tsx and runs esbuild at lab-up.
+// - lab/bin/sa-token (lab/lib/sa-token-main.ts): one small CommonJS file, dist/lab/sa-token.cjs,
+//   as every `make verify` in the lab asks it for a token.
 //
 // Two things differ in a bundle and are put back here, so the sources need not care:
 // - `import.meta.url` is the bundle's URL; every source file gets its own source URL instead
@@ -171,7 +173,19 @@ const labBuild = await esbuild.build({
   banner: { js: "import{createRequire as __virCreateRequire}from'node:module';const require=__virCreateRequire(import.meta.url);" },
   plugins: [plugin(esmUrl)],
 });
-const result = { metafile: { inputs: { ...runbookBuild.metafile.inputs, ...labBuild.metafile.inputs }, outputs: { ...runbookBuild.metafile.outputs, ...loaderBuild.metafile.outputs, ...labBuild.metafile.outputs } } };
+// lab/bin/sa-token, which every step-12 run calls (SA_TOKEN_COMMAND in the lab): one
+// small CommonJS file of its own, so a token costs Node's start and little more.
+const saTokenBuild = await esbuild.build({
+  ...common,
+  sourcemap: false,
+  entryPoints: [{ in: 'lab/lib/sa-token-main.ts', out: 'lab/sa-token' }],
+  outExtension: { '.js': '.cjs' },
+  outdir: tmp,
+  format: 'cjs',
+  plugins: [plugin(cjsUrl)],
+});
+const builds = [runbookBuild, loaderBuild, labBuild, saTokenBuild];
+const result = { metafile: { inputs: Object.assign({}, ...builds.map((b) => b.metafile.inputs)), outputs: Object.assign({}, ...builds.map((b) => b.metafile.outputs)) } };
 
 for (const file of Object.keys(result.metafile.outputs)) {
   if (path.relative(tmp, path.resolve(root, file)).split(path.sep).length !== 2) throw new Error(`build.mjs: ${file} is not one folder deep in dist/`);

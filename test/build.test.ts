@@ -21,7 +21,7 @@ function make(...args: string[]): { status: number | null; out: string } {
 function nodeRunTarget(): string {
   const r = spawnSync('sh', ['-x', path.join(root, 'lab', 'lib', 'node-run'), 'sa-token'], { cwd: root, encoding: 'utf8', env: { ...process.env, LAB_DIR: fs.mkdtempSync(path.join(os.tmpdir(), 'vir-lab-')) } });
   const exec = r.stderr.split('\n').find((l) => /exec node /.test(l)) ?? '';
-  return exec.includes('dist/lab/cli.js') ? 'dist' : exec.includes('lab/lib/cli.ts') ? 'tsx' : `unknown: ${r.stderr}`;
+  return exec.includes('dist/lab/sa-token.cjs') ? 'dist' : exec.includes('lab/lib/cli.ts') ? 'tsx' : `unknown: ${r.stderr}`;
 }
 
 /** Make a source newer than the build, as an edit would: now, at least a second after the build started. */

@@ -7,13 +7,7 @@ import { IAMClient, CreateUserCommand, PutUserPolicyCommand, CreateAccessKeyComm
 import { EKSClient, CreateClusterCommand, DescribeClusterCommand, ResourceNotFoundException } from '@aws-sdk/client-eks';
 import { readClusters, readLabConfig } from './lab.js';
 import { LabError, type LabSettings } from './settings.js';
-
-/** Write via a temp file so readers never see half a secret, with owner-only mode. */
-export function writeSecret(file: string, data: string): void {
-  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-  writeFileSync(`${file}.tmp`, data, { mode: 0o600 });
-  renameSync(`${file}.tmp`, file);
-}
+import { writeSecret } from './secret-file.js';
 
 /** RSA signing key for the lab issuer (0600), once per lab. */
 export function initKey(dir: string): void {

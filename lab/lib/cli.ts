@@ -8,8 +8,9 @@
 // under them) are loaded by the verbs that use them: `env`, `seat` and `sa-token`,
 // which make lab, make bench and every step-12 run start, load none of them.
 import { printEnv } from './env.js';
-import { LabNotRunningError, LAB_NOT_RUNNING, mintServiceAccountToken } from './lab.js';
-import { LabError, LabInputError, readSettings } from './settings.js';
+import { LabError, readSettings } from './settings.js';
+import { saToken } from './sa-token.js';
+import { runVerb } from './verb.js';
 import { seatLines } from './seat.js';
 
 const verb = process.argv[2] ?? '';
@@ -19,33 +20,6 @@ const log = (l: string) => console.log(l);
 
 // `lab/bin/env | head` closes the pipe early; that is not an error.
 process.stdout.on('error', (e: NodeJS.ErrnoException) => process.exit(e.code === 'EPIPE' ? 0 : 1));
-
-async function saToken(): Promise<void> {
-  const pos: string[] = [];
-  let cluster = process.env.CLUSTER_NAME || undefined;
-  let ttl: number | undefined;
-  let out: string | undefined;
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
-    if (a === '--cluster') cluster = args[++i];
-    else if (a === '--ttl') ttl = Number(args[++i]);
-    else if (a === '--out') out = args[++i];
-    else if (a.startsWith('-')) throw new LabError(`unknown option ${a}: usage: sa-token <namespace> <serviceaccount> [--cluster NAME] [--ttl SECONDS]`);
-    else pos.push(a);
-  }
-  if (pos.length !== 2) throw new LabError('usage: sa-token <namespace> <serviceaccount> [--cluster NAME] [--ttl SECONDS]');
-  if (ttl !== undefined && !(Number.isInteger(ttl) && ttl > 0)) throw new LabError('--ttl must be a positive whole number of seconds');
-  const st = readSettings({ ...process.env, CLUSTER_NAME: cluster ?? '' });
-  let jwt: string;
-  try {
-    jwt = await mintServiceAccountToken(pos[0]!, pos[1]!, { cluster, ttlSeconds: ttl, dir: st.dir });
-  } catch (e) {
-    if (e instanceof LabNotRunningError) throw e;
-    throw new LabError((e as Error).message, { cause: e });
-  }
-  if (out) (await import('./aws-setup.js')).writeSecret(out, jwt);
-  else process.stdout.write(jwt + '\n');
-}
 
 async function main(): Promise<number> {
   const st = readSettings();
@@ -75,7 +49,7 @@ async function main(): Promise<number> {
       return 0;
     }
     case 'sa-token':
-      await saToken();
+      await saToken(args);
       return 0;
     case 'break':
       return (await import('./break.js')).breakCommand(args, st, log);
@@ -87,18 +61,4 @@ async function main(): Promise<number> {
   }
 }
 
-try {
-  process.exitCode = await main();
-} catch (e) {
-  if (e instanceof LabNotRunningError) {
-    console.error(LAB_NOT_RUNNING);
-    process.exitCode = 1;
-  } else if (e instanceof LabError) {
-    console.error(`${prog}: ${e.message}`);
-    process.exitCode = e instanceof LabInputError ? e.exitCode : 1;
-  } else {
-    console.error(`${prog}: unexpected error — this is a bug in the lab, please report it:`);
-    console.error(e);
-    process.exitCode = 70;
-  }
-}
+await runVerb(prog, main);

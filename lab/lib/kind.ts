@@ -34,7 +34,7 @@ import { onPath } from './install-common.js';
 import { ownedPid, stopService } from './procs.js';
 import { dockerNames, firstLine } from './docker.js';
 import { LabError, UPSTREAM_IMAGES } from './settings.js';
-import { writeSecret } from './aws-setup.js';
+import { writeSecret } from './secret-file.js';
 import { WEBHOOK_NAME, WEBHOOK_PATH, webhookRegistration } from './irsa-webhook.js';
 
 /** What each tool is and where to get it, for the one sentence when it is missing. */

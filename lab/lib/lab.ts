@@ -9,10 +9,10 @@
 //   tokens/vault-vault.jwt   the Vault server's projected SA token (refreshed by the issuer)
 //   pids/<service>.pid, logs/<service>.log
 import { readFileSync, readdirSync, existsSync, writeFileSync, rmSync } from 'node:fs';
-import { createHash, createPrivateKey, createPublicKey, randomUUID, type KeyObject } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, randomUUID, sign, type KeyObject } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { SignJWT, exportJWK, type JWK } from 'jose';
+import { exportJWK, type JWK } from 'jose';
 import { ownedPid, ownedPids } from './procs.js';
 import { containerStates, dockerServicesFor } from './docker.js';
 import { LAB_ACCOUNT_ID, MOTO_VERSION, VAULT_VERSION, type LabSettings } from './settings.js';
@@ -181,11 +181,15 @@ export function issuerPrivateKey(dir = labDir()): KeyObject {
   return createPrivateKey(readFileSync(file));
 }
 
+/** The key's `kid`, as kube-apiserver computes it. */
+function issuerKeyId(pub: KeyObject): string {
+  return createHash('sha256').update(pub.export({ type: 'spki', format: 'der' })).digest('base64url');
+}
+
 export async function issuerJwks(dir = labDir()): Promise<{ keys: JWK[] }> {
   const pub = createPublicKey(issuerPrivateKey(dir));
   const jwk = await exportJWK(pub);
-  const kid = createHash('sha256').update(pub.export({ type: 'spki', format: 'der' })).digest('base64url');
-  return { keys: [{ ...jwk, kid, use: 'sig', alg: 'RS256' }] };
+  return { keys: [{ ...jwk, kid: issuerKeyId(pub), use: 'sig', alg: 'RS256' }] };
 }
 
 export interface MintOptions {
@@ -212,22 +216,24 @@ export async function mintServiceAccountToken(ns: string, sa: string, opts: Mint
   const iss = readClusters(dir)[cluster];
   if (!iss) throw new Error(`cluster "${cluster}" is not in the lab: run \`CLUSTER_NAME=${cluster} make lab-up\``);
   const key = issuerPrivateKey(dir);
-  const [jwk] = (await issuerJwks(dir)).keys;
   const now = Math.floor(Date.now() / 1000);
-  return new SignJWT({
-    'kubernetes.io': {
-      namespace: ns,
-      serviceaccount: { name: sa, uid: randomUUID() },
-    },
-  })
-    .setProtectedHeader({ alg: 'RS256', kid: jwk!.kid!, typ: 'JWT' })
-    .setIssuer(iss)
-    .setSubject(`system:serviceaccount:${ns}:${sa}`)
-    .setAudience(opts.audience ?? 'sts.amazonaws.com')
-    .setIssuedAt(now)
-    .setNotBefore(now)
-    .setExpirationTime(now + (opts.ttlSeconds ?? 3600))
-    .sign(key);
+  const header = { alg: 'RS256', kid: issuerKeyId(createPublicKey(key)), typ: 'JWT' };
+  const claims = {
+    'kubernetes.io': { namespace: ns, serviceaccount: { name: sa, uid: randomUUID() } },
+    iss,
+    sub: `system:serviceaccount:${ns}:${sa}`,
+    aud: opts.audience ?? 'sts.amazonaws.com',
+    iat: now,
+    nbf: now,
+    exp: now + (opts.ttlSeconds ?? 3600),
+  };
+  // A JWS in compact form, RS256 (RSASSA-PKCS1-v1_5 with SHA-256: node:crypto's default
+  // padding for an RSA key). Signed with node:crypto rather than jose, whose Web Crypto
+  // path loads Node's webcrypto at every lab/bin/sa-token (every step-12 run): 30 ms.
+  // The tests verify these tokens with jose against the issuer's JWKS.
+  const part = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
+  const input = `${part(header)}.${part(claims)}`;
+  return `${input}.${sign('sha256', Buffer.from(input), key).toString('base64url')}`;
 }
 
 // ---- moto IAM enforcement ----------------------------------------------------
