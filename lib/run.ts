@@ -234,6 +234,12 @@ export async function runSteps(steps: Step[], opts: RunOptions): Promise<StepRes
     if (opts.mode === 'apply') release = acquireLock(state.key);
     const ctx = makeCtx(config, state, opts.mode, opts.yes);
     if (opts.mode === 'dry-run') log.line(log.paint('cyan', 'dry run: live state is read, nothing is written'));
+    // Processes steps will wait for, first (Step.startEarly); their spawn is the last of
+    // this turn's microtasks, so the next turn (setImmediate) begins with them running.
+    if (opts.mode !== 'print' && steps.some((s) => s.startEarly)) {
+      for (const step of steps) if (step.startEarly) early(Promise.resolve().then(() => step.startEarly!(ctx)));
+      await new Promise((resolve) => setImmediate(resolve));
+    }
     // Every step's independent reads at once (Step.prefetch); print mode reads nothing.
     if (opts.mode !== 'print' && steps.length > 1) {
       for (const step of steps) if (step.prefetch) early(Promise.resolve().then(() => step.prefetch!(ctx)));

@@ -96,6 +96,14 @@ export interface Step {
    * them again and reports them.
    */
   prefetch?(ctx: Ctx): Promise<unknown>;
+  /**
+   * A process the step will wait for and that depends on nothing the run makes (step 12's
+   * web-identity token). The runner starts it before anything else of an applying run
+   * (lib/run.ts), single step or many: it then runs on another core while this process
+   * loads its clients, instead of being spawned after them. Errors are ignored here, as
+   * for prefetch.
+   */
+  startEarly?(ctx: Ctx): Promise<unknown>;
   /** Prove the result; returns what was proven, throws VerificationError. */
   verify?(ctx: Ctx): Promise<string>;
   /** Delete what this step made (its state records, its tags): the actions, read first. */

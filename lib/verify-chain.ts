@@ -44,10 +44,10 @@ export function glooSecret(namespace: string, name: string, nonce: string): Reco
 const earlyTokens = new WeakMap<Ctx, Map<string, Promise<WebIdentityToken>>>();
 
 /**
- * Step 12's prefetch: the web-identity token link 1 needs depends on nothing the run
+ * Step 12's startEarly: the web-identity token link 1 needs depends on nothing the run
  * makes, and making it (SA_TOKEN_COMMAND, or `kubectl create token`) is a process of a
- * tenth of a second or more: it is asked for at the start of an applying run and taken by
- * link 1. A token that could not be made then is asked for again by link 1 (on a first
+ * tenth of a second or more: it is asked for first thing in an applying run (lib/run.ts),
+ * so that it runs while this process loads its clients, and taken by link 1. A token that could not be made then is asked for again by link 1 (on a first
  * run the service account may only appear with step 11), which reports the failure.
  */
 export function prefetchToken(ctx: Ctx, serviceAccount: string = GLOO_SA): Promise<unknown> {

@@ -43,8 +43,8 @@ export const step = defineStep({
   name: 'verify',
   title: 'Verify: IRSA token -> STS -> Vault login -> KV (as Gloo)',
   needs: ['account', 'roleArn'],
-  // The token link 1 needs, asked for while the earlier steps run (lib/verify-chain.ts).
-  prefetch: (ctx) => prefetchToken(ctx),
+  // The token link 1 needs, asked for before anything else (lib/verify-chain.ts).
+  startEarly: (ctx) => prefetchToken(ctx),
 
   reference(v) {
     const c = v.config;

@@ -1,6 +1,6 @@
 // The runner's prefetch: every step's independent reads sent at the start of a
 // multi-step run that reads (never in print mode, never for one step), their failures
-// left to check(); and reachEarly: VAULT_ADDR when it answers, never a port-forward,
+// left to check(); startEarly before them (one step or many: step 12's token process); and reachEarly: VAULT_ADDR when it answers, never a port-forward,
 // never an error, the same Vault reach() then returns.
 import fs from 'node:fs';
 import http from 'node:http';
@@ -78,6 +78,43 @@ test('no prefetch for one step, nor in print mode; a dry run prefetches', async 
   const dry: string[] = [];
   await quiet(() => runSteps(steps(dry), { mode: 'dry-run', yes: true, output: 'text', config: config() }));
   assert.equal(dry.slice(0, 2), ['prefetch 01', 'prefetch 02']);
+});
+
+test('startEarly runs before every prefetch and check, one step or many, and what it starts behind microtasks is started before the first prefetch; never in print mode', async () => {
+  // startEarly loads zx before it spawns (microtasks, as a bundled import is): the spawn
+  // must come before any prefetch, which would load its clients first otherwise.
+  const mk = (log: string[], id: string, early: boolean): Step =>
+    defineStep({
+      id,
+      name: `s${id}`,
+      title: `step ${id}`,
+      reference: () => [],
+      ...(early
+        ? {
+            startEarly: async () => {
+              log.push(`start ${id}`);
+              for (let i = 0; i < 5; i++) await Promise.resolve();
+              log.push(`spawned ${id}`);
+            },
+          }
+        : {}),
+      prefetch: async () => {
+        log.push(`prefetch ${id}`);
+      },
+      check: async () => {
+        log.push(`check ${id}`);
+        return [{ what: `thing ${id}`, change: 'none' }];
+      },
+    });
+  const many: string[] = [];
+  await quiet(() => runSteps([mk(many, '01', false), mk(many, '12', true)], { mode: 'apply', yes: true, output: 'text', config: config() }));
+  assert.equal(many, ['start 12', 'spawned 12', 'prefetch 01', 'prefetch 12', 'check 01', 'check 12']);
+  const one: string[] = [];
+  await quiet(() => runSteps([mk(one, '12', true)], { mode: 'apply', yes: true, output: 'text', config: config() }));
+  assert.equal(one, ['start 12', 'spawned 12', 'check 12']);
+  const printed: string[] = [];
+  await quiet(() => runSteps([mk(printed, '12', true)], { mode: 'print', yes: true, output: 'text', config: config() }));
+  assert.equal(printed, []);
 });
 
 test('reachEarly: undefined where VAULT_ADDR does not answer (reach() still reports it), never in print mode', async () => {
