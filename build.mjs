@@ -147,15 +147,11 @@ const runbookBuild = await esbuild.build({
   format: 'cjs',
   plugins: [plugin(cjsUrl), trimNodeVault, requireBuiltins],
 });
+// A small CommonJS file of its own (no source map): the loader, and sa-token's entry.
+const cjsFile = (entry, out, plugins = []) =>
+  esbuild.build({ ...common, sourcemap: false, entryPoints: [{ in: entry, out }], outExtension: { '.js': '.cjs' }, outdir: tmp, format: 'cjs', plugins });
 // The loader (lib/code-cache.ts), and one stub per script: what make and the lab run.
-const loaderBuild = await esbuild.build({
-  ...common,
-  sourcemap: false,
-  entryPoints: [{ in: 'lib/code-cache.ts', out: 'runbook/load' }],
-  outExtension: { '.js': '.cjs' },
-  outdir: tmp,
-  format: 'cjs',
-});
+const loaderBuild = await cjsFile('lib/code-cache.ts', 'runbook/load');
 fs.writeFileSync(path.join(tmp, 'runbook', 'package.json'), '{ "type": "commonjs" }\n');
 for (const s of scripts) {
   fs.writeFileSync(path.join(tmp, `${s.replace(/\.ts$/, '.js')}`), `// ${s}, from runbook.cjs through the code cache (lib/code-cache.ts).\nrequire('./load.cjs').run(__dirname, ${JSON.stringify(s)});\n`);
@@ -175,15 +171,7 @@ const labBuild = await esbuild.build({
 });
 // lab/bin/sa-token, which every step-12 run calls (SA_TOKEN_COMMAND in the lab): one
 // small CommonJS file of its own, so a token costs Node's start and little more.
-const saTokenBuild = await esbuild.build({
-  ...common,
-  sourcemap: false,
-  entryPoints: [{ in: 'lab/lib/sa-token-main.ts', out: 'lab/sa-token' }],
-  outExtension: { '.js': '.cjs' },
-  outdir: tmp,
-  format: 'cjs',
-  plugins: [plugin(cjsUrl)],
-});
+const saTokenBuild = await cjsFile('lab/lib/sa-token-main.ts', 'lab/sa-token', [plugin(cjsUrl)]);
 const builds = [runbookBuild, loaderBuild, labBuild, saTokenBuild];
 const result = { metafile: { inputs: Object.assign({}, ...builds.map((b) => b.metafile.inputs)), outputs: Object.assign({}, ...builds.map((b) => b.metafile.outputs)) } };
 
