@@ -9,8 +9,24 @@
 //   them: about 20 ms of a `make all`. A command copies its options when it is created
 //   (zx's snapshot), so they are set on zx's defaults around that one synchronous call and
 //   put back at once. Used as zx's own: `$({ quiet: true, env })\`kubectl ${args}\``.
+// - no ~/.bashrc: zx runs a command as `bash -c '<command>'`, and bash reads the user's
+//   ~/.bashrc even then when its stdin is a socket (Node's pipes are) and no SHLVL says a
+//   shell started it: the runbook run from CI, cron, an IDE or `make bench`. A version
+//   manager's rc costs each command a tenth of a second, and an rc that prints or changes
+//   PATH would change what a command prints or which kubectl runs. The shell gets --norc,
+//   as make's own recipes do (Makefile .SHELLFLAGS).
+import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { $ as zx$, type Options, type ProcessPromise } from 'zx/core';
 import { redact } from './redact.js';
+
+/** Node's spawn, with --norc for the bash zx runs commands in (a shell command comes with no args). */
+export function spawnNoRc(command: string, args: readonly string[], opts: SpawnOptions): ChildProcess {
+  if (typeof opts.shell === 'string' && /(^|[\\/])bash$/.test(opts.shell) && args.length === 0) {
+    return spawn(opts.shell, ['--norc', '-c', command], { ...opts, shell: false });
+  }
+  return spawn(command, args, opts);
+}
+zx$.spawn = spawnNoRc as typeof zx$.spawn;
 
 type Template = (pieces: TemplateStringsArray, ...args: unknown[]) => ProcessPromise;
 

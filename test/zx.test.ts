@@ -4,6 +4,10 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 
 // Counted before zx is loaded: any AsyncLocalStorage.run() from here on.
 let alsRuns = 0;
@@ -13,7 +17,7 @@ AsyncLocalStorage.prototype.run = function (this: AsyncLocalStorage<unknown>, ..
   return run.apply(this, a);
 } as typeof run;
 
-const { $, installZxRedaction } = await import('../lib/zx.js');
+const { $, installZxRedaction, spawnNoRc } = await import('../lib/zx.js');
 const { addSecret } = await import('../lib/redact.js');
 
 test('$(options) gives that command its env and quiet, and the next command the defaults again', async () => {
@@ -37,6 +41,26 @@ test('$(options) timeout and nothrow apply to the command', async () => {
   } catch (e) {
     assert.is((e as { exitCode?: number }).exitCode, 3);
   }
+});
+
+test("a command's bash reads no ~/.bashrc, even with a socket for stdin and no SHLVL (a program started the runbook)", async () => {
+  const home = fs.mkdtempSync(path.join(os.tmpdir(), 'vir-zx-home-'));
+  const marker = path.join(home, 'rc-ran');
+  fs.writeFileSync(path.join(home, '.bashrc'), `echo from-bashrc; touch '${marker}'\n`);
+  // No SHLVL: bash takes itself for the top-level shell, as when CI or make bench runs make.
+  const env = { PATH: process.env.PATH ?? '', HOME: home };
+  const out = await $({ quiet: true, env })`printf %s "$HOME"`;
+  assert.is(out.stdout, home);
+  assert.not.ok(fs.existsSync(marker), '~/.bashrc ran for a zx command');
+  // The control: plain `bash -c` started the same way does read it (so this test can fail).
+  const plain = spawnSync('bash', ['-c', 'printf %s ok'], { env, encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'] });
+  assert.is(plain.stdout, 'from-bashrc\nok', plain.stderr);
+  assert.ok(fs.existsSync(marker), 'plain bash -c should have read ~/.bashrc');
+});
+
+test('spawnNoRc leaves a program started without a shell as it is', () => {
+  const r = spawnNoRc(process.execPath, ['-e', 'process.exit(3)'], { stdio: 'ignore' });
+  return new Promise<void>((resolve) => r.on('exit', (code) => { assert.is(code, 3); resolve(); }));
 });
 
 test('redaction: a registered secret in a command line is not echoed', async () => {
