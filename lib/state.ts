@@ -7,6 +7,7 @@ import crypto from 'node:crypto';
 import os from 'node:os';
 import type { Config } from './config.js';
 import { ConfigError, LockError } from './errors.js';
+import { byCodeUnit } from './order.js';
 
 export interface StateValues {
   account?: string;
@@ -168,7 +169,7 @@ export class State {
   markCreated(step: string, r: Resource): void {
     const all = this.created();
     if (all.some((c) => sameResource(c, r))) return;
-    this.set({ created: [...all, { ...r, step }].sort((a, b) => resourceId(a).localeCompare(resourceId(b))) });
+    this.set({ created: [...all, { ...r, step }].sort((a, b) => byCodeUnit(resourceId(a), resourceId(b))) });
   }
 
   forget(r: Resource): void {

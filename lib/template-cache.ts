@@ -12,6 +12,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { writeCacheFile } from './cache-file.js';
+import { byCodeUnit } from './order.js';
 
 export interface TemplateCheck {
   proven: string[];
@@ -30,7 +31,7 @@ export function chartFingerprint(chart: string): string | undefined {
   if (!st.isDirectory()) return undefined;
   const lines: string[] = [];
   const walk = (dir: string) => {
-    for (const e of fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+    for (const e of fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => byCodeUnit(a.name, b.name))) {
       const p = path.join(dir, e.name);
       if (e.isDirectory()) walk(p);
       else {
@@ -56,7 +57,7 @@ export function binaryFingerprint(bin: string): string | undefined {
 
 /** Pure: the key of one check from everything its result depends on. */
 export function templateKey(parts: Record<string, string | undefined>): string {
-  return crypto.createHash('sha256').update(JSON.stringify(Object.entries(parts).sort(([a], [b]) => a.localeCompare(b)))).digest('hex');
+  return crypto.createHash('sha256').update(JSON.stringify(Object.entries(parts).sort(([a], [b]) => byCodeUnit(a, b)))).digest('hex');
 }
 
 export function cacheFileFor(stateFile: string): string {
