@@ -33,8 +33,16 @@ export const step = defineStep({
   id: '01',
   name: 'cluster-oidc',
   title: 'Cluster OIDC provider',
-  // The account and the cluster's issuer: the reads check() starts with.
-  prefetch: (ctx) => Promise.all([callerAccount(ctx), clusterIssuer(ctx)]),
+  // The account and the cluster's issuer: the reads check() starts with; and the provider an
+  // earlier run recorded, which check() reads next when account and issuer still name it.
+  prefetch: (ctx) => {
+    const recorded = ctx.state.get('providerArn');
+    return Promise.all([
+      callerAccount(ctx),
+      clusterIssuer(ctx),
+      ...(recorded ? [send(ctx.config, ctx.aws.iam, new GetOpenIDConnectProviderCommand({ OpenIDConnectProviderArn: recorded }), ['NoSuchEntityException', 'NoSuchEntity'])] : []),
+    ]);
+  },
   // Recovered from live state when the state file lacks them (e.g. the setup was pasted from
   // docs/RUNBOOK.md by hand, then `make verify`): the same reads check() makes.
   provides: [
