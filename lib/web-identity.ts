@@ -3,7 +3,7 @@
 // with SA_TOKEN_COMMAND set, `<command> <namespace> <serviceaccount>` with
 // CLUSTER_NAME in its environment (the lab sets it to its own issuer's minter).
 // The token is a secret: registered for redaction at once, never printed.
-import { loadZx } from './load-zx.js';
+import { execFile } from 'node:child_process';
 import type { Config } from './config.js';
 import { RemoteError } from './errors.js';
 import { kubectl, firstLine, requireKubectlCreateToken } from './kube.js';
@@ -25,19 +25,21 @@ export function tokenCommand(config: Pick<Config, 'saTokenCommand'>, namespace: 
 }
 
 export async function webIdentityToken(config: Config, namespace: string, serviceAccount: string): Promise<WebIdentityToken> {
-  const $ = await loadZx();
   const words = tokenCommand(config, namespace, serviceAccount);
   let out: string;
   if (!config.saTokenCommand) {
     await requireKubectlCreateToken(config);
     out = await kubectl(words.slice(1), { config });
   } else {
+    // A program and its arguments, no shell: started at once, without loading zx first
+    // (step 12 starts it before anything else of the run, lib/run.ts).
     try {
-      const p = await $({ quiet: true, env: { ...process.env, CLUSTER_NAME: config.clusterName }, timeout: 30_000 })`${words}`;
-      out = p.stdout;
+      out = await new Promise<string>((resolve, reject) => {
+        execFile(words[0]!, words.slice(1), { env: { ...process.env, CLUSTER_NAME: config.clusterName }, timeout: 30_000, maxBuffer: 1 << 20 }, (err, stdout, stderr) => (err ? reject(Object.assign(err, { stderr })) : resolve(stdout)));
+      });
     } catch (err) {
       const e = err as { stderr?: string; message?: string; code?: string };
-      const why = e.code === 'ENOENT' || /ENOENT/.test(e.message ?? '') ? 'not found' : firstLine(e.stderr ?? '') || firstLine(e.message ?? '') || 'failed';
+      const why = e.code === 'ENOENT' ? 'not found' : firstLine(e.stderr ?? '') || firstLine(e.message ?? '') || 'failed';
       throw new RemoteError('token', 'SA_TOKEN_COMMAND', `SA_TOKEN_COMMAND (${words[0]}) could not make a token for ${namespace}/${serviceAccount}: ${why}`);
     }
   }

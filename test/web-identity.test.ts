@@ -42,6 +42,7 @@ test('a failing or missing command names itself and its first error line', async
   assert.match((err as Error).message, /could not make a token for ns1\/sa1: cluster nope is not in the lab/);
   const missing = await webIdentityToken(cfg({ SA_TOKEN_COMMAND: path.join(dir, 'absent') }), 'ns1', 'sa1').catch((e: unknown) => e);
   assert.instance(missing, RemoteError);
+  assert.match((missing as Error).message, /^SA_TOKEN_COMMAND \(.*absent\) could not make a token for ns1\/sa1: not found$/);
 });
 
 test.run();
