@@ -2,6 +2,7 @@
 // step 12's last link read them (the webhook injects AWS_ROLE_ARN at pod creation).
 import type { Config } from './config.js';
 import { kubectl } from './kube.js';
+import { early } from './early.js';
 import { cmd } from './shell.js';
 import { ROLE_ANNOTATION } from './gloo-values.js';
 
@@ -42,8 +43,10 @@ export async function roleAnnotation(config: Config, sa: string): Promise<string
 export async function podIdentityProblems(config: Config, roleArn: string, serviceAccounts: string[] = config.serviceAccounts): Promise<PodIdentity> {
   const out: PodIdentity = { problems: [], pods: 0, running: [], stale: [], unannotated: [] };
   const ns = config.namespace;
-  for (const sa of serviceAccounts) {
-    const list = JSON.parse(await kubectl(['get', 'pods', '-n', ns, '-l', `gloo=${sa}`, '-o', 'json'], { config })) as PodList;
+  // Each service account's pods, all asked for at once (one kubectl each), used in order.
+  const lists = serviceAccounts.map((sa) => early(kubectl(['get', 'pods', '-n', ns, '-l', `gloo=${sa}`, '-o', 'json'], { config })));
+  for (const [i, sa] of serviceAccounts.entries()) {
+    const list = JSON.parse(await lists[i]!) as PodList;
     const running = list.items.filter((p) => p.status?.phase === 'Running' && !p.metadata.deletionTimestamp);
     if (!running.length) {
       out.problems.push(`no running pod with label gloo=${sa} in ${ns}`);

@@ -17,7 +17,8 @@ import { cmd, raw } from '../lib/shell.js';
 import type { Config } from '../lib/config.js';
 import { GLOO_RELEASE, ROLE_ANNOTATION, parseValues } from '../lib/gloo-values.js';
 import { hasKubeCluster, kubectl } from '../lib/kube.js';
-import { podIdentityProblems, restartCommand } from '../lib/gloo-pods.js';
+import { podIdentityProblems, restartCommand, type PodIdentity } from '../lib/gloo-pods.js';
+import { early } from '../lib/early.js';
 import { chartRepo, ensureChartRepo, glooRepoCommands, helmRelease, helmUpgradeInstall, helmValues } from '../lib/helm.js';
 import { main } from '../lib/run.js';
 import { isMain } from '../lib/main.js';
@@ -52,13 +53,14 @@ function valuesFileOf(ctx: Pick<Ctx, 'config' | 'state'>): string {
   return ctx.state.get('valuesFile') ?? path.resolve(ctx.config.valuesFile);
 }
 
-/** The annotations of the service accounts, checked against the role ARN: the problems. */
+/** The annotations of the service accounts (read at once), checked against the role ARN: the problems. */
 async function annotationProblems(config: Config, roleArn: string): Promise<string[]> {
+  const reads = config.serviceAccounts.map((sa) => early(kubectl(['get', 'serviceaccount', sa, '-n', config.namespace, '-o', 'json'], { config })));
   const problems: string[] = [];
-  for (const sa of config.serviceAccounts) {
+  for (const [i, sa] of config.serviceAccounts.entries()) {
     let got: string | undefined;
     try {
-      const obj = JSON.parse(await kubectl(['get', 'serviceaccount', sa, '-n', config.namespace, '-o', 'json'], { config })) as { metadata?: { annotations?: Record<string, string> } };
+      const obj = JSON.parse(await reads[i]!) as { metadata?: { annotations?: Record<string, string> } };
       got = obj.metadata?.annotations?.[ROLE_ANNOTATION];
     } catch (err) {
       problems.push(`service account ${config.namespace}/${sa}: ${(err as Error).message}`);
@@ -68,6 +70,23 @@ async function annotationProblems(config: Config, roleArn: string): Promise<stri
   }
   return problems;
 }
+
+/** What check() read of the live identity: the service accounts' annotations and the running pods. */
+interface LiveIdentity {
+  annotations: string[];
+  pods: PodIdentity;
+}
+
+/** Both reads of the live identity at once (two kubectl each). */
+function readIdentity(config: Config, roleArn: string): Promise<LiveIdentity> {
+  const annotations = early(annotationProblems(config, roleArn));
+  const pods = early(podIdentityProblems(config, roleArn));
+  return Promise.all([annotations, pods]).then(([a, p]) => ({ annotations: a, pods: p }));
+}
+
+// The identity a check found right, for the verify that follows it in the same run when
+// the step changed nothing: verify then re-reads none of it (only waits for the rollout).
+const provenByCheck = new WeakMap<Ctx, LiveIdentity>();
 
 /** Pure: the user's values the runbook does not write (dotted paths). */
 function leavesOutside(live: Values, wanted: Values): string[] {
@@ -98,10 +117,10 @@ async function restartStalePods(config: Config, roleArn: string): Promise<void> 
  * Helm values are right, so the fix is `helm upgrade` with the same values (Helm's
  * three-way merge puts the chart's annotation back) and a restart of the pods.
  */
-async function liveIdentityDrift(ctx: Ctx, file: string, hasUserValues: boolean, kept: string): Promise<Action | undefined> {
+async function liveIdentityDrift(ctx: Ctx, file: string, hasUserValues: boolean, kept: string, live: LiveIdentity): Promise<Action | undefined> {
   const { config, state } = ctx;
   const roleArn = state.get('roleArn')!;
-  const annotations = await annotationProblems(config, roleArn);
+  const { annotations, pods } = live;
   if (annotations.length) {
     return {
       what: `role annotation on the service accounts of Helm release ${GLOO_RELEASE} in ${config.namespace}`,
@@ -126,7 +145,6 @@ async function liveIdentityDrift(ctx: Ctx, file: string, hasUserValues: boolean,
       },
     };
   }
-  const pods = await podIdentityProblems(config, roleArn);
   if (!pods.stale.length) return undefined;
   return {
     what: `running pods of ${pods.stale.map((sa) => `deployment/${sa}`).join(', ')} in ${config.namespace}`,
@@ -169,14 +187,19 @@ export const step = defineStep({
     const diff: string[] = [];
     let destructive = false;
     if (release) {
+      // The release's values and the live identity (service accounts, running pods) are
+      // independent reads: asked for at once.
+      const identity = early(readIdentity(config, state.get('roleArn')!));
       live = await helmValues(GLOO_RELEASE, config.namespace, config);
       const plan = planValues(live, wanted);
       const installed = chartVersionOf(release.chart, 'gloo');
       const downgrade = isDowngrade(config.edgeVersion, installed);
       if (isDeepStrictEqual(plan.merged, live) && !downgrade && release.status === 'deployed') {
         const kept = `${release.chart}, ${release.status}, values as in ${file}${leavesOutside(live, wanted).length ? `; the user's own values kept: ${leavesOutside(live, wanted).join(', ')}` : ''}`;
-        const identity = await liveIdentityDrift(ctx, file, hasUserValuesOf(live), kept);
-        return [identity ?? { what, change: 'none', note: kept }];
+        const read = await identity;
+        const drift = await liveIdentityDrift(ctx, file, hasUserValuesOf(live), kept, read);
+        if (!drift && !read.pods.problems.length) provenByCheck.set(ctx, read);
+        return [drift ?? { what, change: 'none', note: kept }];
       }
       diff.push(...plan.changes, ...plan.dropped.map((d) => `DESTRUCTIVE ${d}`));
       if (downgrade) diff.push(`DESTRUCTIVE chart version ${installed} -> ${config.edgeVersion}: older than the installed chart`);
@@ -215,9 +238,11 @@ export const step = defineStep({
     const { config, state } = ctx;
     const roleArn = state.get('roleArn')!;
     await kubectl(['rollout', 'status', 'deployment', '-n', config.namespace, '--timeout=120s'], { config, timeoutMs: 140_000 });
-    const problems = await annotationProblems(config, roleArn);
+    // After a check that changed nothing, what it read is still what is there.
+    const proven = provenByCheck.get(ctx);
+    provenByCheck.delete(ctx);
+    const { annotations: problems, pods } = proven ?? (await readIdentity(config, roleArn));
     if (problems.length) throw new VerificationError(problems.join('; '));
-    const pods = await podIdentityProblems(config, roleArn);
     if (pods.problems.length) throw new VerificationError(pods.problems.join('; '));
     return `deployments in ${config.namespace} rolled out; ${config.serviceAccounts.join(' and ')} carry ${ROLE_ANNOTATION}=${roleArn}; ${pods.pods} running pod(s) have AWS_ROLE_ARN and AWS_WEB_IDENTITY_TOKEN_FILE`;
   },

@@ -5,6 +5,10 @@
 // run.ts lane: k8s (about 7 s)
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { step as s01 } from '../../runbook/01-cluster-oidc.js';
 import { step as s02 } from '../../runbook/02-iam-role.js';
 import { step as s03 } from '../../runbook/03-iam-policy.js';
@@ -48,13 +52,33 @@ if (!k8s) {
     for (const p of pods.items) assert.ok(p.spec.containers[0]!.env?.some((e) => e.name === 'AWS_ROLE_ARN' && e.value === roleArn), `${p.metadata.name} has AWS_ROLE_ARN`);
   });
 
-  test('a re-run makes no Helm write', async () => {
+  test('a re-run makes no Helm write, and its verify reads no service account or pod again', async () => {
     const before = (await helmRelease('gloo', 'gloo-t40', t.config))!;
-    const r = await run([s10, s11], t.config);
+    // Every kubectl the run starts, through a logging kubectl first on PATH.
+    const real = spawnSync('sh', ['-c', 'command -v kubectl'], { encoding: 'utf8' }).stdout.trim();
+    assert.ok(real, 'kubectl on PATH');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vir-kubectl-'));
+    const log = path.join(dir, 'calls.log');
+    fs.writeFileSync(path.join(dir, 'kubectl'), `#!/bin/sh\necho "$*" >> '${log}'\nexec '${real}' "$@"\n`, { mode: 0o755 });
+    const pathWas = process.env.PATH;
+    process.env.PATH = `${dir}${path.delimiter}${pathWas}`;
+    let r;
+    try {
+      r = await run([s10, s11], t.config);
+    } finally {
+      process.env.PATH = pathWas;
+    }
     assert.is(r.error, undefined, r.output);
     assert.equal(r.results.map((x) => x.status), ['unchanged', 'unchanged'], r.output);
     const after = (await helmRelease('gloo', 'gloo-t40', t.config))!;
     assert.is((after as { revision?: string }).revision, (before as { revision?: string }).revision, 'same Helm revision');
+    const calls = fs.readFileSync(log, 'utf8').trim().split('\n');
+    const count = (re: RegExp) => calls.filter((c) => re.test(c)).length;
+    // check reads each service account and each deployment's pods once; verify only waits for the rollout
+    assert.is(count(/^get serviceaccount /), 2, calls.join('\n'));
+    assert.is(count(/^get pods /), 2, calls.join('\n'));
+    assert.is(count(/^rollout status /), 1, calls.join('\n'));
+    assert.match(r.output, /2 running pod\(s\) have AWS_ROLE_ARN/);
   });
 }
 
