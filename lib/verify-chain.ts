@@ -135,6 +135,11 @@ export async function verifyChain(ctx: Ctx, opts: ChainOptions = {}, report: (l:
   const recorded = state.get('providerArn');
   if (recorded) early(send(config, ctx.aws.iam, new GetOpenIDConnectProviderCommand({ OpenIDConnectProviderArn: recorded }), ['NoSuchEntityException', 'NoSuchEntity']));
   void ctx.reachEarly();
+  // Link 6's cluster reads too (is there a gloo deployment, its running pods): a kubectl
+  // process each, run while links 1-5 talk to AWS and Vault. Without a cluster neither
+  // starts a process (hasKubeCluster decides from files first).
+  const deployment = early(glooNotDeployed(ctx, ns, sa));
+  const podsRead = early(hasKubeCluster(config).then((yes) => (yes ? podIdentityProblems(config, roleArn, [sa]) : undefined)));
 
   // 1 token
   let jwt = '';
@@ -217,14 +222,14 @@ export async function verifyChain(ctx: Ctx, opts: ChainOptions = {}, report: (l:
   // with the role (the webhook sets AWS_ROLE_ARN at pod creation only). Without a
   // cluster, or without a gloo deployment there (the lab's plain runs), it is not a link.
   // What it reads is the pod spec (the env the webhook put there): not Gloo's own Vault login.
-  const notDeployed = await glooNotDeployed(ctx, ns, sa);
+  const notDeployed = await deployment;
   if (notDeployed) {
     opts.onPodsNotChecked?.(notDeployed);
     return links;
   }
   let running: { name: string; statsServer?: string }[] = [];
   if (!(await step(6, `running ${sa} pod in ${ns} runs as ${roleArn.split('/').pop()}`, async () => {
-    const pods = await podIdentityProblems(config, roleArn, [sa]);
+    const pods = (await podsRead) ?? (await podIdentityProblems(config, roleArn, [sa]));
     if (pods.problems.length) fail(pods.problems.join('; '));
     running = pods.running;
     return `${pods.pods} running ${sa} pod(s) have AWS_ROLE_ARN=${roleArn} and AWS_WEB_IDENTITY_TOKEN_FILE in their spec`;
