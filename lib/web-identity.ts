@@ -28,8 +28,14 @@ export async function webIdentityToken(config: Config, namespace: string, servic
   const words = tokenCommand(config, namespace, serviceAccount);
   let out: string;
   if (!config.saTokenCommand) {
-    await requireKubectlCreateToken(config);
-    out = await kubectl(words.slice(1), { config });
+    try {
+      out = await kubectl(words.slice(1), { config });
+    } catch (err) {
+      // A kubectl older than 1.24 has no `create token`: that is said rather than its usage
+      // error. Asked only after a failure: a working kubectl makes a token in one process.
+      await requireKubectlCreateToken(config);
+      throw err;
+    }
   } else {
     // A program and its arguments, no shell: started at once, without loading zx first
     // (step 12 starts it before anything else of the run, lib/run.ts).

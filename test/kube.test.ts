@@ -36,11 +36,12 @@ test('1.24 and newer pass; older is one sentence naming the version found and th
 
 function fakeKubectl(gitVersion: string, minor: string): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vir-kubectl-'));
-  fs.writeFileSync(path.join(dir, 'kubectl'), `#!/bin/sh\nif [ "$1" = version ]; then echo '${client('1', minor, gitVersion)}'; exit 0; fi\nif [ "$1" = create ]; then echo aaaa.bbbb.cccc; exit 0; fi\nexit 1\n`, { mode: 0o755 });
+  // Logs its calls; like a real one, only 1.24 and later know `create token`.
+  fs.writeFileSync(path.join(dir, 'kubectl'), `#!/bin/sh\necho "$1" >> '${dir}/calls'\nif [ "$1" = version ]; then echo '${client('1', minor, gitVersion)}'; exit 0; fi\nif [ "$1" = create ] && [ ${minor} -ge 24 ]; then echo aaaa.bbbb.cccc; exit 0; fi\necho 'error: unknown command "token" for "kubectl create"' >&2\nexit 1\n`, { mode: 0o755 });
   return dir;
 }
 
-test('webIdentityToken checks kubectl before `kubectl create token`', async () => {
+test('webIdentityToken: a kubectl too old for `kubectl create token` is named as such; a recent one makes the token in one process', async () => {
   const { config } = parseConfig({ AWS_REGION: 'us-east-1' });
   const oldPath = process.env.PATH;
   try {
@@ -52,10 +53,12 @@ test('webIdentityToken checks kubectl before `kubectl create token`', async () =
       assert.instance(err, RemoteError);
       assert.match((err as Error).message, /^kubectl v1\.23\.9 is too old for `kubectl create token`/);
     }
-    process.env.PATH = `${fakeKubectl('v1.29.0', '29')}:${oldPath}`;
+    const recent = fakeKubectl('v1.29.0', '29');
+    process.env.PATH = `${recent}:${oldPath}`;
     const t = await webIdentityToken(config, 'gloo-system', 'gloo');
     assert.is(t.jwt, 'aaaa.bbbb.cccc');
     assert.is(t.source, 'kubectl create token');
+    assert.equal(fs.readFileSync(path.join(recent, 'calls'), 'utf8').trim().split('\n'), ['create'], 'no version check before a token that works');
   } finally {
     process.env.PATH = oldPath;
   }
