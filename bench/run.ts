@@ -364,6 +364,8 @@ const md = [
   '',
   `Ratios: **a/d ${x(ratios['a/d'])}**, **c/a ${x(ratios['c/a'])}**, **b/a ${x(ratios['b/a'])}**.`,
   '',
+  `What bounds c/a and b/a here: what a's writes add to a no-op run (a − c) is ${s(med.a - med.c)}, and c/a ≤ 0.5 needs c ≤ a − c; the ${perStep.length} processes of b spend ${s(perStep.reduce((t, p) => t + p.startupMs, 0))} starting (make, Node and the compiled code, ${s(perStep.length * med.node)} of it a bare \`node -e 0\` each) before any step runs, against 3a = ${s(3 * med.a)}.`,
+  '',
   '| step | `make step-NN` | in the step | process start-up | start-up / `node -e 0` | `PRINT=1` / `node -e 0` | in `make all` | API calls from nothing (reads + writes + verify / minimum) | API calls, no-op (reads + writes + verify / minimum) |',
   '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
   ...perStep.map((p, i) => {
