@@ -2,12 +2,11 @@
 // step 12's last link read them (the webhook injects AWS_ROLE_ARN at pod creation).
 import type { Config } from './config.js';
 import { kubectl } from './kube.js';
-import { early } from './early.js';
 import { cmd } from './shell.js';
 import { ROLE_ANNOTATION } from './gloo-values.js';
 
 interface PodList {
-  items: { metadata: { name: string; deletionTimestamp?: string }; status?: { phase?: string }; spec: { containers: { env?: { name: string; value?: string }[] }[] } }[];
+  items: { metadata: { name: string; labels?: Record<string, string>; deletionTimestamp?: string }; status?: { phase?: string }; spec: { containers: { env?: { name: string; value?: string }[] }[] } }[];
 }
 
 export interface PodIdentity {
@@ -43,11 +42,10 @@ export async function roleAnnotation(config: Config, sa: string): Promise<string
 export async function podIdentityProblems(config: Config, roleArn: string, serviceAccounts: string[] = config.serviceAccounts): Promise<PodIdentity> {
   const out: PodIdentity = { problems: [], pods: 0, running: [], stale: [], unannotated: [] };
   const ns = config.namespace;
-  // Each service account's pods, all asked for at once (one kubectl each), used in order.
-  const lists = serviceAccounts.map((sa) => early(kubectl(['get', 'pods', '-n', ns, '-l', `gloo=${sa}`, '-o', 'json'], { config })));
-  for (const [i, sa] of serviceAccounts.entries()) {
-    const list = JSON.parse(await lists[i]!) as PodList;
-    const running = list.items.filter((p) => p.status?.phase === 'Running' && !p.metadata.deletionTimestamp);
+  // Every service account's pods in one kubectl (label gloo in (gloo,discovery)).
+  const all = (JSON.parse(await kubectl(['get', 'pods', '-n', ns, '-l', `gloo in (${serviceAccounts.join(',')})`, '-o', 'json'], { config })) as PodList).items;
+  for (const sa of serviceAccounts) {
+    const running = all.filter((p) => p.metadata.labels?.gloo === sa && p.status?.phase === 'Running' && !p.metadata.deletionTimestamp);
     if (!running.length) {
       out.problems.push(`no running pod with label gloo=${sa} in ${ns}`);
       continue;

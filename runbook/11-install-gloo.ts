@@ -53,20 +53,31 @@ function valuesFileOf(ctx: Pick<Ctx, 'config' | 'state'>): string {
   return ctx.state.get('valuesFile') ?? path.resolve(ctx.config.valuesFile);
 }
 
-/** The annotations of the service accounts (read at once), checked against the role ARN: the problems. */
+interface ServiceAccount {
+  metadata: { name: string; annotations?: Record<string, string> };
+}
+
+/** The annotations of the service accounts (one kubectl for all), checked against the role ARN: the problems. */
 async function annotationProblems(config: Config, roleArn: string): Promise<string[]> {
-  const reads = config.serviceAccounts.map((sa) => early(kubectl(['get', 'serviceaccount', sa, '-n', config.namespace, '-o', 'json'], { config })));
+  const ns = config.namespace;
+  let found: ServiceAccount[];
+  try {
+    const out = await kubectl(['get', 'serviceaccount', ...config.serviceAccounts, '-n', ns, '-o', 'json', '--ignore-not-found'], { config });
+    // Several names give a List; one name gives the object itself; none found, nothing.
+    const parsed = (out.trim() ? JSON.parse(out) : { items: [] }) as ServiceAccount | { items: ServiceAccount[] };
+    found = 'items' in parsed ? parsed.items : [parsed];
+  } catch (err) {
+    return [`service accounts ${config.serviceAccounts.map((sa) => `${ns}/${sa}`).join(', ')}: ${(err as Error).message}`];
+  }
   const problems: string[] = [];
-  for (const [i, sa] of config.serviceAccounts.entries()) {
-    let got: string | undefined;
-    try {
-      const obj = JSON.parse(await reads[i]!) as { metadata?: { annotations?: Record<string, string> } };
-      got = obj.metadata?.annotations?.[ROLE_ANNOTATION];
-    } catch (err) {
-      problems.push(`service account ${config.namespace}/${sa}: ${(err as Error).message}`);
+  for (const sa of config.serviceAccounts) {
+    const obj = found.find((o) => o.metadata.name === sa);
+    if (!obj) {
+      problems.push(`service account ${ns}/${sa} does not exist`);
       continue;
     }
-    if (got !== roleArn) problems.push(`service account ${config.namespace}/${sa} has ${ROLE_ANNOTATION}=${got ?? '(none)'}, wanted ${roleArn}`);
+    const got = obj.metadata.annotations?.[ROLE_ANNOTATION];
+    if (got !== roleArn) problems.push(`service account ${ns}/${sa} has ${ROLE_ANNOTATION}=${got ?? '(none)'}, wanted ${roleArn}`);
   }
   return problems;
 }
@@ -77,7 +88,7 @@ interface LiveIdentity {
   pods: PodIdentity;
 }
 
-/** Both reads of the live identity at once (two kubectl each). */
+/** Both reads of the live identity at once (a kubectl each). */
 function readIdentity(config: Config, roleArn: string): Promise<LiveIdentity> {
   const annotations = early(annotationProblems(config, roleArn));
   const pods = early(podIdentityProblems(config, roleArn));
@@ -87,6 +98,48 @@ function readIdentity(config: Config, roleArn: string): Promise<LiveIdentity> {
 // The identity a check found right, for the verify that follows it in the same run when
 // the step changed nothing: verify then re-reads none of it (only waits for the rollout).
 const provenByCheck = new WeakMap<Ctx, LiveIdentity>();
+
+type Release = NonNullable<Awaited<ReturnType<typeof helmRelease>>>;
+
+/** The cluster reads check() starts with; no earlier step writes anything they read. */
+interface ClusterReads {
+  /** A Kubernetes cluster answers kubectl. */
+  cluster: boolean;
+  release?: Release;
+  /** The release's user values (`helm get values`). */
+  values?: Values;
+  /** The live identity, and the role ARN it was judged against. */
+  identity?: { roleArn: string; read: Promise<LiveIdentity> };
+}
+
+async function readCluster(ctx: Ctx): Promise<ClusterReads> {
+  const { config, state } = ctx;
+  if (!(await hasKubeCluster(config))) return { cluster: false };
+  const release = await helmRelease(GLOO_RELEASE, config.namespace, config);
+  if (!release) return { cluster: true };
+  // The release's values and the live identity (service accounts, running pods) at once.
+  const roleArn = state.get('roleArn');
+  const identity = roleArn ? { roleArn, read: early(readIdentity(config, roleArn)) } : undefined;
+  const values = (await helmValues(GLOO_RELEASE, config.namespace, config)) as Values;
+  return { cluster: true, release, values, ...(identity ? { identity } : {}) };
+}
+
+// Step 11's prefetch in a run of several steps, taken by its check (once).
+const prefetched = new WeakMap<Ctx, Promise<ClusterReads>>();
+
+/** The prefetched reads when there are, else read now; a prefetch that failed is read again, so its error is today's. */
+async function clusterReads(ctx: Ctx): Promise<ClusterReads> {
+  const asked = prefetched.get(ctx);
+  prefetched.delete(ctx);
+  if (asked) {
+    try {
+      return await asked;
+    } catch {
+      // read again below
+    }
+  }
+  return readCluster(ctx);
+}
 
 /** Pure: the user's values the runbook does not write (dotted paths). */
 function leavesOutside(live: Values, wanted: Values): string[] {
@@ -162,6 +215,13 @@ export const step = defineStep({
   title: 'Gloo Edge install',
   // The values file is checked in check(): a dry run (make plan) has not written it yet.
   needs: ['roleArn'],
+  // The cluster's answer, the release, its values and the live identity: kubectl and helm
+  // processes that run while the earlier steps talk to AWS and Vault.
+  prefetch: (ctx) => {
+    const reads = early(readCluster(ctx));
+    prefetched.set(ctx, reads);
+    return reads;
+  },
 
   reference(v) {
     const c = v.config;
@@ -172,7 +232,8 @@ export const step = defineStep({
     const { config, state } = ctx;
     const file = valuesFileOf(ctx);
     const what = `Helm release ${GLOO_RELEASE} (${config.glooHelmChart} ${config.edgeVersion}) in namespace ${config.namespace}`;
-    if (!(await hasKubeCluster(config))) {
+    const reads = await clusterReads(ctx);
+    if (!reads.cluster) {
       const where = config.kubeconfig ? `KUBECONFIG=${config.kubeconfig}` : 'the current kubeconfig';
       return [{ what: 'Gloo Edge install', change: 'skip', note: `no Kubernetes cluster answers kubectl (${where}); would run: ${installCommand(config, file).replace(/ \\\n\s+/g, ' ')}` }];
     }
@@ -181,16 +242,15 @@ export const step = defineStep({
       throw new PrerequisiteError(`step 11 installs Gloo with the values file ${file}, which step 10 writes: run \`make step-10\` first`, '10');
     }
     const wanted = parseValues(fs.readFileSync(file, 'utf8')) as Values;
-    const release = await helmRelease(GLOO_RELEASE, config.namespace, config);
+    const release = reads.release;
     let live: Values = {};
     const notes: string[] = [];
     const diff: string[] = [];
     let destructive = false;
     if (release) {
-      // The release's values and the live identity (service accounts, running pods) are
-      // independent reads: asked for at once.
-      const identity = early(readIdentity(config, state.get('roleArn')!));
-      live = await helmValues(GLOO_RELEASE, config.namespace, config);
+      const roleArn = state.get('roleArn')!;
+      const identity = reads.identity?.roleArn === roleArn ? reads.identity.read : early(readIdentity(config, roleArn));
+      live = reads.values ?? {};
       const plan = planValues(live, wanted);
       const installed = chartVersionOf(release.chart, 'gloo');
       const downgrade = isDowngrade(config.edgeVersion, installed);
