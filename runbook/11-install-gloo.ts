@@ -248,15 +248,15 @@ export const step = defineStep({
     const diff: string[] = [];
     let destructive = false;
     if (release) {
-      const roleArn = state.get('roleArn')!;
-      const identity = reads.identity?.roleArn === roleArn ? reads.identity.read : early(readIdentity(config, roleArn));
       live = reads.values ?? {};
       const plan = planValues(live, wanted);
       const installed = chartVersionOf(release.chart, 'gloo');
       const downgrade = isDowngrade(config.edgeVersion, installed);
       if (isDeepStrictEqual(plan.merged, live) && !downgrade && release.status === 'deployed') {
         const kept = `${release.chart}, ${release.status}, values as in ${file}${leavesOutside(live, wanted).length ? `; the user's own values kept: ${leavesOutside(live, wanted).join(', ')}` : ''}`;
-        const read = await identity;
+        // The live identity as read with the release (for the role ARN of now), else read now.
+        const roleArn = state.get('roleArn')!;
+        const read = await (reads.identity?.roleArn === roleArn ? reads.identity.read : readIdentity(config, roleArn));
         const drift = await liveIdentityDrift(ctx, file, hasUserValuesOf(live), kept, read);
         if (!drift && !read.pods.problems.length) provenByCheck.set(ctx, read);
         return [drift ?? { what, change: 'none', note: kept }];
