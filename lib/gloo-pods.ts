@@ -76,6 +76,24 @@ export async function podIdentityProblems(config: Config, roleArn: string, servi
   return out;
 }
 
+/**
+ * `kubectl rollout restart` of the service accounts' deployments. kubectl stamps a restart
+ * to the second and refuses a second one within the same second ("if restart has already
+ * been triggered within the past second"): one made just before (by a person, or a test)
+ * may predate the annotation this restart is for, so it is asked again once the second
+ * has passed.
+ */
+export async function rolloutRestart(config: Config, serviceAccounts: string[], wait = (ms: number) => new Promise((r) => setTimeout(r, ms))): Promise<void> {
+  const args = ['rollout', 'restart', ...serviceAccounts.map((sa) => `deployment/${sa}`), '-n', config.namespace];
+  try {
+    await kubectl(args, { config });
+  } catch (err) {
+    if (!/within the past second/.test((err as Error).message)) throw err;
+    await wait(1100);
+    await kubectl(args, { config });
+  }
+}
+
 export function restartCommand(config: Config, serviceAccounts: string[] = config.serviceAccounts): string {
   return cmd('kubectl', 'rollout', 'restart', ...serviceAccounts.map((sa) => `deployment/${sa}`), '-n', config.namespace);
 }

@@ -17,7 +17,7 @@ import { cmd, raw } from '../lib/shell.js';
 import type { Config } from '../lib/config.js';
 import { GLOO_RELEASE, ROLE_ANNOTATION, parseValues } from '../lib/gloo-values.js';
 import { hasKubeCluster, kubectl } from '../lib/kube.js';
-import { podIdentityProblems, restartCommand, type PodIdentity } from '../lib/gloo-pods.js';
+import { podIdentityProblems, restartCommand, rolloutRestart, type PodIdentity } from '../lib/gloo-pods.js';
 import { early } from '../lib/early.js';
 import { chartRepo, ensureChartRepo, glooRepoCommands, helmRelease, helmUpgradeInstall, helmValues } from '../lib/helm.js';
 import { main } from '../lib/run.js';
@@ -160,7 +160,7 @@ function hasUserValuesOf(live: Values): boolean {
 async function restartStalePods(config: Config, roleArn: string): Promise<void> {
   const pods = await podIdentityProblems(config, roleArn);
   if (!pods.stale.length) return;
-  await kubectl(['rollout', 'restart', ...pods.stale.map((sa) => `deployment/${sa}`), '-n', config.namespace], { config });
+  await rolloutRestart(config, pods.stale);
   await kubectl(['rollout', 'status', 'deployment', '-n', config.namespace, '--timeout=300s'], { config, timeoutMs: 320_000 });
 }
 

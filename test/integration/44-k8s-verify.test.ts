@@ -82,14 +82,14 @@ if (!k8s) {
 
   test.after(async () => {
     const r = await run(teardownSteps, t.config, { yes: true });
-    assert.is(r.error, undefined, r.output);
+    assert.is(r.error, undefined, `${r.output}\n${String((r.error as Error | undefined)?.message)}`);
     assert.is(await helmRelease('gloo', NS, t.config), undefined, 'teardown uninstalled gloo');
   });
 
   test('steps 01-11 then 12 in one run: verify passes every link, link 6 (the running gloo pod) included', async () => {
     const steps = await loadSteps({ to: 12 });
     const r = await run(steps, t.config);
-    assert.is(r.error, undefined, r.output);
+    assert.is(r.error, undefined, `${r.output}\n${String((r.error as Error | undefined)?.message)}`);
     assert.equal(r.results.map((x) => x.id), ['01', '02', '03', '04', '05', '06', '07', '08', '09', '10', '11', '12']);
     assert.is(r.results.find((x) => x.id === '04')!.status, 'skipped', 'the lab Vault answers at VAULT_ADDR');
     for (const id of ['05', '06', '07', '08', '09', '10', '11']) assert.is(r.results.find((x) => x.id === id)!.status, 'changed', id);
@@ -114,7 +114,7 @@ if (!k8s) {
 
   test('step 11 shows the hand-removed annotation as drift and converges: the pods carry the role, verify passes again', async () => {
     const r = await run([s11], t.config);
-    assert.is(r.error, undefined, r.output);
+    assert.is(r.error, undefined, `${r.output}\n${String((r.error as Error | undefined)?.message)}`);
     assert.equal(r.results.map((x) => x.status), ['changed'], r.output);
     assert.match(r.output, 'drift on role annotation on the service accounts of Helm release gloo in gloo-t44');
     assert.match(r.output, `service account gloo-t44/gloo has ${ROLE_KEY}=(none), wanted ${roleArn}`);
@@ -123,7 +123,7 @@ if (!k8s) {
     const again = await run([s11], t.config);
     assert.equal(again.results.map((x) => x.status), ['unchanged'], again.output);
     const v = await run([s12], t.config);
-    assert.is(v.error, undefined, v.output);
+    assert.is(v.error, undefined, `${v.output}\n${String((v.error as Error | undefined)?.message)}`);
     assert.match(v.output, 'all 6 links hold');
   });
 
@@ -134,12 +134,12 @@ if (!k8s) {
     await kubectl('annotate', '--overwrite', 'serviceaccount', 'gloo', '-n', NS, `${ROLE_KEY}=${roleArn}`);
     await verifyFailsAtLink6(/^1 of 1 running gloo pod\(s\) in gloo-t44 run without AWS_ROLE_ARN=\S+ \(gloo-[\w-]+: arn:aws:iam::\d+:role\/hand-made-t44\): they were created before service account gloo-t44\/gloo got the role, so restart them: kubectl rollout restart deployment\/gloo -n gloo-t44$/);
     const r = await run([s11], t.config);
-    assert.is(r.error, undefined, r.output);
+    assert.is(r.error, undefined, `${r.output}\n${String((r.error as Error | undefined)?.message)}`);
     assert.equal(r.results.map((x) => x.status), ['changed'], r.output);
     assert.match(r.output, 'drift on running pods of deployment/gloo in gloo-t44');
     assert.equal(await glooPodRoles(), [roleArn]);
     const v = await run([s12], t.config);
-    assert.is(v.error, undefined, v.output);
+    assert.is(v.error, undefined, `${v.output}\n${String((v.error as Error | undefined)?.message)}`);
     assert.match(v.output, 'all 6 links hold');
   });
 
