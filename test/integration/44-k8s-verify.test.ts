@@ -24,6 +24,7 @@ import { teardownSteps } from '../helpers/teardown.js';
 import { readLabConfig } from '../../lab/lib/lab.js';
 import { VerificationError } from '../../lib/errors.js';
 import { helmRelease } from '../../lib/helm.js';
+import { rolloutRestart } from '../../lib/gloo-pods.js';
 import { State } from '../../lib/state.js';
 import { makeCtx } from '../../lib/run.js';
 import { brokenLink, verifyChain, type Link } from '../../lib/verify-chain.js';
@@ -48,7 +49,8 @@ async function glooPodRoles(): Promise<(string | undefined)[]> {
 
 /** Restart deployment/gloo and wait until its only running pods are new ones with role `want`. */
 async function restartGloo(want: string | undefined): Promise<void> {
-  await kubectl('rollout', 'restart', 'deployment/gloo', '-n', NS);
+  // As step 11 restarts (kubectl refuses a second restart within the same second).
+  await rolloutRestart(t.config, ['gloo']);
   await kubectl('rollout', 'status', 'deployment/gloo', '-n', NS, '--timeout=120s');
   const deadline = Date.now() + 60_000;
   for (;;) {
